@@ -1,0 +1,172 @@
+"""One typed configuration per run: defaults, presets as small diffs, strict overrides.
+
+A run folder stores the resolved config as JSON and every checkpoint carries it, so
+sampling and evaluation rebuild the model from the folder alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, fields
+
+from .errors import IsogenError
+
+
+@dataclass
+class Config:
+    # what is trained
+    method: str = "sigreg-sphere"  # a name in isogen.methods.METHODS
+    encoder: str = "cnn"  # a name in isogen.models.ENCODERS
+    embed_dim: int = 64  # D, the latent dimension
+    # data
+    dataset: str = "mnist"  # mnist | fashion-mnist
+    data_dir: str = ""  # folder of IDX files; "" = search the standard places
+    train_subset: int = 0  # use the first N training images; 0 = all 60k
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 512  # N images per step (2N views for contrastive methods)
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "bf16"  # bf16 autocast on CUDA, or fp32; CPU always trains in fp32
+    # contrastive views: random affine transforms
+    rotation_deg: float = 12.0
+    translate_px: float = 2.0
+    scale_frac: float = 0.1
+    shear_deg: float = 8.0
+    # InfoNCE
+    temperature: float = 0.2
+    # SIGReg
+    sigreg_weight: float = 0.1  # lambda
+    sigreg_slices: int = 256  # M random directions per step
+    sigreg_target: str = "gauss"  # gauss (the seed's N(0,1)) | sphere (the exact Bessel CF)
+    sigreg_knots: int = 17  # K trapezoid knots on [0, sigreg_t_max]
+    sigreg_t_max: float = 3.0
+    # Wang-Isola align/uniform
+    uniformity_t: float = 2.0
+    alignment_alpha: float = 2.0
+    # autoencoder baselines
+    beta: float = 4.0  # KL weight of beta-vae (vae uses 1)
+    eccentric_weight: float = 0.01
+    eccentric_mu: float = 1.0
+    hs_weight: float = 1.0
+    gmm_components: int = 10
+    # network widths (channels of the first layer; later layers double it)
+    encoder_width: int = 32
+    decoder_width: int = 64
+
+    def validate(self) -> "Config":
+        def need(ok: bool, problem: str, fix: str) -> None:
+            if not ok:
+                raise IsogenError(f"bad config value: {problem}; {fix}")
+
+        need(self.embed_dim >= 3, f"embed_dim={self.embed_dim}", "use embed_dim >= 3")
+        need(self.epochs >= 1, f"epochs={self.epochs}", "use epochs >= 1")
+        need(self.batch_size >= 2, f"batch_size={self.batch_size}", "use batch_size >= 2")
+        need(self.train_subset >= 0, f"train_subset={self.train_subset}", "use 0 (all) or a positive count")
+        need(self.lr > 0, f"lr={self.lr}", "use a positive learning rate")
+        need(self.weight_decay >= 0, f"weight_decay={self.weight_decay}", "use weight_decay >= 0")
+        need(self.warmup_steps >= 0, f"warmup_steps={self.warmup_steps}", "use warmup_steps >= 0")
+        need(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio={self.min_lr_ratio}", "use a value in [0, 1]")
+        need(self.temperature > 0, f"temperature={self.temperature}", "use temperature > 0")
+        need(self.sigreg_weight >= 0, f"sigreg_weight={self.sigreg_weight}", "use sigreg_weight >= 0")
+        need(self.sigreg_slices >= 1, f"sigreg_slices={self.sigreg_slices}", "use sigreg_slices >= 1")
+        need(self.sigreg_target in ("gauss", "sphere"), f"sigreg_target={self.sigreg_target!r}",
+             "use 'gauss' or 'sphere'")
+        need(self.sigreg_knots >= 3, f"sigreg_knots={self.sigreg_knots}", "use sigreg_knots >= 3")
+        need(self.sigreg_t_max > 0, f"sigreg_t_max={self.sigreg_t_max}", "use sigreg_t_max > 0")
+        need(self.uniformity_t > 0, f"uniformity_t={self.uniformity_t}", "use uniformity_t > 0")
+        need(self.alignment_alpha > 0, f"alignment_alpha={self.alignment_alpha}", "use alignment_alpha > 0")
+        need(self.beta >= 0, f"beta={self.beta}", "use beta >= 0")
+        need(self.eccentric_weight >= 0, f"eccentric_weight={self.eccentric_weight}", "use eccentric_weight >= 0")
+        need(self.eccentric_mu > 0.5, f"eccentric_mu={self.eccentric_mu}", "use eccentric_mu > 0.5")
+        need(self.hs_weight >= 0, f"hs_weight={self.hs_weight}", "use hs_weight >= 0")
+        need(self.gmm_components >= 1, f"gmm_components={self.gmm_components}", "use gmm_components >= 1")
+        need(self.encoder_width >= 4, f"encoder_width={self.encoder_width}", "use encoder_width >= 4")
+        need(self.decoder_width >= 8, f"decoder_width={self.decoder_width}", "use decoder_width >= 8")
+        for name in ("rotation_deg", "translate_px", "scale_frac", "shear_deg"):
+            need(getattr(self, name) >= 0, f"{name}={getattr(self, name)}", f"use {name} >= 0")
+        need(self.scale_frac < 1, f"scale_frac={self.scale_frac}", "use scale_frac < 1")
+        need(self.precision in ("bf16", "fp32"), f"precision={self.precision!r}", "use 'bf16' or 'fp32'")
+        need(self.dataset in DATASETS, f"dataset={self.dataset!r}", f"use one of {', '.join(DATASETS)}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "Config":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise IsogenError(f"{source} has unknown keys {unknown}: it was written by another "
+                              "version of isogen; start a new run folder")
+        return cls(**values)
+
+    def with_overrides(self, overrides: dict[str, str]) -> "Config":
+        """Apply `key=value` strings from the command line, converting to each field's type."""
+        types_by_name = {f.name: f.type for f in fields(self)}
+        hints = typing.get_type_hints(type(self))
+        changes = {}
+        for key, text in overrides.items():
+            key = key.replace("-", "_")
+            if key not in types_by_name:
+                raise IsogenError(f"unknown config key {key!r}; valid keys: {', '.join(types_by_name)}")
+            changes[key] = _parse_value(key, text, hints[key])
+        return dataclasses.replace(self, **changes)
+
+
+DATASETS = ("mnist", "fashion-mnist")
+
+
+def _parse_value(key: str, text: str, kind: type) -> object:
+    if isinstance(kind, types.UnionType):
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return text.lower() in ("true", "1")
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        return str(text)
+    except ValueError:
+        raise IsogenError(f"config key {key!r} needs a {kind.__name__}, got {text!r}") from None
+
+
+# Presets are small diffs over the defaults.
+PRESETS: dict[str, dict] = {
+    # Minutes on a 2-core CPU: half of MNIST, a few epochs; enough for recognizable digits.
+    "quick": dict(epochs=6, train_subset=30000, batch_size=256, embed_dim=32, warmup_steps=50,
+                  sigreg_slices=128, lr=3e-3, decoder_width=48),
+    # The real experiment for one GPU.
+    "full": dict(epochs=40, batch_size=512, embed_dim=64, sigreg_slices=512, warmup_steps=200),
+    # Seconds: for tests and for checking that a configuration runs end to end.
+    "smoke": dict(epochs=2, train_subset=1024, batch_size=128, embed_dim=16, warmup_steps=4,
+                  sigreg_slices=32, decoder_width=16),
+}
+
+
+def make_config(preset: str = "", overrides: dict[str, str] | None = None) -> Config:
+    if preset and preset not in PRESETS:
+        raise IsogenError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    base = dataclasses.replace(Config(), **PRESETS.get(preset, {}))
+    return base.with_overrides(overrides or {}).validate()
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """['epochs=3', 'lr=1e-3'] -> {'epochs': '3', 'lr': '1e-3'}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise IsogenError(f"override {item!r} is not of the form key=value (e.g. epochs=3)")
+        out[key.lstrip("-")] = value
+    return out
+

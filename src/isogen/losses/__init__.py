@@ -1,0 +1,12 @@
+"""Loss functions: one family per file, each a pure function of tensors with its formula."""
+from .align_uniform import alignment, uniformity
+from .eccentric import eccentric_loss, eccentric_scale
+from .epps_pulley import epps_pulley, epps_pulley_closed_form, sphere_cf, trapezoid_grid
+from .infonce import info_nce
+from .reconstruction import reconstruction_bce
+from .sigreg import SIGReg
+from .vae import gaussian_kl
+
+__all__ = ["alignment", "uniformity", "eccentric_loss", "eccentric_scale", "gaussian_kl",
+           "reconstruction_bce", "epps_pulley", "epps_pulley_closed_form", "sphere_cf",
+           "trapezoid_grid", "info_nce", "SIGReg"]

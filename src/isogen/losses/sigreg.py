@@ -1,0 +1,50 @@
+"""SIGReg: the mean Epps-Pulley statistic over fresh random 1-D projections.
+
+Sphere form (the seed's regulariser): z = h / ||h||, u_nm = sqrt(D) a_m . z_n with a_m uniform
+on S^{D-1}; under a uniform sphere u is ~N(0,1) (exactly: its CF is the Bessel Omega_D).
+Euclidean form (LeJEPA): u_nm = a_m . h_n on raw embeddings, tested against N(0,1).
+    L_SIGReg = (1/M) sum_m T_m.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .epps_pulley import epps_pulley, gauss_cf, sphere_cf, trapezoid_grid
+
+
+class SIGReg(nn.Module):
+    def __init__(self, dim: int, num_slices: int = 256, target: str = "gauss", on_sphere: bool = True,
+                 t_max: float = 3.0, num_knots: int = 17):
+        super().__init__()
+        if target not in ("gauss", "sphere"):
+            raise ValueError(f"SIGReg target must be 'gauss' or 'sphere', got {target!r}")
+        if target == "sphere" and not on_sphere:
+            raise ValueError("SIGReg target 'sphere' needs on_sphere=True: it is the CF of a projected uniform sphere")
+        if dim < 1 or num_slices < 1 or num_knots < 3 or t_max <= 0:
+            raise ValueError(f"SIGReg needs dim, num_slices >= 1, num_knots >= 3, t_max > 0; got "
+                             f"{dim}, {num_slices}, {num_knots}, {t_max}")
+        self.dim, self.num_slices, self.on_sphere = dim, num_slices, on_sphere
+        knots, weights = trapezoid_grid(t_max, num_knots)
+        cf = sphere_cf(knots, dim) if target == "sphere" else gauss_cf(knots)
+        # Constant tables, built once; buffers so they follow the module to the device.
+        self.register_buffer("knots", torch.tensor(knots, dtype=torch.float32), persistent=False)
+        self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
+        self.register_buffer("target_cf", torch.tensor(cf, dtype=torch.float32), persistent=False)
+
+    def projections(self, h: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """h: (N, D) -> u: (N, M), with M fresh directions drawn from `generator`."""
+        directions = torch.randn(self.dim, self.num_slices, generator=generator, device=h.device)
+        directions = F.normalize(directions, dim=0)  # (D, M), columns uniform on S^{D-1}
+        if self.on_sphere:
+            h = F.normalize(h, dim=1) * math.sqrt(self.dim)
+        return h @ directions
+
+    def forward(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        # float32 even under bf16 autocast: cos/sin of t*u and an N-fold sum need the mantissa.
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            u = self.projections(h.float(), generator)
+            return epps_pulley(u, self.knots, self.weights, self.target_cf).mean()

@@ -1,0 +1,24 @@
+"""The registry: a study is a list of these names. Adding a method = one class + one line here."""
+from ..config import Config
+from ..models import lookup
+from .autoencoders import VAE, BetaVAE, EccentricAE, PlainAE
+from .base import Autoencoder, Contrastive, Method
+from .contrastive import AlignUniform, InfoNCE, SIGRegGauss, SIGRegSphere
+
+METHODS: dict[str, type[Method]] = {
+    "infonce": InfoNCE,
+    "sigreg-sphere": SIGRegSphere,
+    "sigreg-gauss": SIGRegGauss,
+    "align-uniform": AlignUniform,
+    "eccentric-ae": EccentricAE,
+    "vae": VAE,
+    "beta-vae": BetaVAE,
+    "ae-gmm": PlainAE,
+}
+
+
+def make_method(config: Config) -> Method:
+    return lookup(METHODS, "method", config.method)(config)
+
+
+__all__ = ["METHODS", "Method", "Contrastive", "Autoencoder", "make_method"]

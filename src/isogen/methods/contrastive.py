@@ -1,0 +1,46 @@
+"""Contrastive encoders: InfoNCE alone, with SIGReg (sphere or Gaussian form), and Wang-Isola."""
+import torch.nn.functional as F
+
+from ..losses import SIGReg, alignment, info_nce, uniformity
+from .base import Contrastive
+
+
+class InfoNCE(Contrastive):
+    """NT-Xent only: uniformity comes from the negatives alone."""
+
+    def embedding_terms(self, h, generator):
+        return {"infonce": info_nce(h, self.config.temperature)}
+
+
+class SIGRegSphere(InfoNCE):
+    """The main model: InfoNCE + lambda * SIGReg on normalised embeddings (target N(0,1) or exact Omega_D)."""
+
+    on_sphere = True
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        self.sigreg = SIGReg(c.embed_dim, c.sigreg_slices, c.sigreg_target if self.on_sphere else "gauss",
+                             self.on_sphere, c.sigreg_t_max, c.sigreg_knots)
+        self.weights = {"sigreg": c.sigreg_weight}
+
+    def embedding_terms(self, h, generator):
+        return super().embedding_terms(h, generator) | {"sigreg": self.sigreg(h, generator)}
+
+
+class SIGRegGauss(SIGRegSphere):
+    """LeJEPA form: SIGReg on raw embeddings against N(0,1); codes live in R^D, sampled from N(0, I).
+    InfoNCE still compares directions. `sigreg_target` does not apply."""
+
+    latent = "euclidean"
+    on_sphere = False
+
+
+class AlignUniform(Contrastive):
+    """Wang & Isola (2020): L = L_align(alpha) + L_unif(t), the uniformity averaged over both views."""
+
+    def embedding_terms(self, h, generator):
+        z1, z2 = F.normalize(h.float(), dim=1).chunk(2)  # (N, D) each
+        c = self.config
+        return {"align": alignment(z1, z2, c.alignment_alpha),
+                "uniform": (uniformity(z1, c.uniformity_t) + uniformity(z2, c.uniformity_t)) / 2}

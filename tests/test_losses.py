@@ -1,0 +1,203 @@
+"""Every loss against an independent answer: a closed form, a NumPy loop, a limit."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import special, stats
+
+from isogen.losses import (SIGReg, alignment, epps_pulley, epps_pulley_closed_form, gaussian_kl, info_nce,
+                           reconstruction_bce, sphere_cf, trapezoid_grid, uniformity)
+from isogen.losses.epps_pulley import NULL_MEAN, gauss_cf
+
+
+def grid(t_max=3.0, knots=17, target=None):
+    t, w = trapezoid_grid(t_max, knots)
+    cf = gauss_cf(t) if target is None else target(t)
+    return torch.tensor(t), torch.tensor(w), torch.tensor(cf)
+
+
+def uniform_sphere(n, d, generator):
+    return torch.nn.functional.normalize(torch.randn(n, d, generator=generator, dtype=torch.float64), dim=1)
+
+
+# ---------------------------------------------------------------- InfoNCE
+def info_nce_loop(h: np.ndarray, tau: float) -> float:
+    z = h / np.linalg.norm(h, axis=1, keepdims=True)
+    two_n = len(z)
+    total = 0.0
+    for i in range(two_n):
+        p = (i + two_n // 2) % two_n
+        sims = [z[i] @ z[k] / tau for k in range(two_n) if k != i]
+        total -= z[i] @ z[p] / tau - np.log(np.sum(np.exp(sims)))
+    return total / two_n
+
+
+@pytest.mark.parametrize("tau", [0.1, 0.5, 1.0])
+def test_info_nce_matches_a_per_sample_loop(tau):
+    h = torch.randn(12, 5, dtype=torch.float64)
+    assert info_nce(h, tau).item() == pytest.approx(info_nce_loop(h.numpy(), tau), rel=1e-6)
+
+
+def test_info_nce_limits():
+    # identical views, orthogonal images: the positive dominates as tau -> 0
+    z = torch.eye(4).repeat(2, 1)
+    assert info_nce(z, 0.01).item() < 1e-6
+    # a collapsed batch cannot tell its positive: loss = log(2N - 1)
+    assert info_nce(torch.ones(8, 3), 0.2).item() == pytest.approx(math.log(7), rel=1e-6)
+
+
+# ---------------------------------------------------------------- Epps-Pulley
+def test_statistic_equals_closed_form_on_a_fine_grid():
+    x = torch.randn(200, 20, dtype=torch.float64) * 1.3 + 0.2
+    assert torch.allclose(epps_pulley(x, *grid(10.0, 2001)), epps_pulley_closed_form(x), rtol=1e-9)
+
+
+def test_default_grid_is_within_the_stated_tolerance():
+    """t_max = 3, 17 knots: |T_grid - T| <= 0.05 + 1% of T (the tail beyond t = 3 is dropped)."""
+    for x in (torch.randn(200, 50, dtype=torch.float64), 1.5 * torch.randn(200, 50, dtype=torch.float64) + 0.3):
+        exact = epps_pulley_closed_form(x)
+        assert ((epps_pulley(x, *grid()) - exact).abs() <= 0.05 + 0.01 * exact).all()
+
+
+def test_closed_form_equals_direct_numerical_integral():
+    x = np.random.default_rng(0).normal(size=30)
+
+    def integrand(t):
+        psi_re, psi_im = np.cos(t * x).mean(), np.sin(t * x).mean()
+        return ((psi_re - np.exp(-t**2 / 2)) ** 2 + psi_im**2) * np.exp(-t**2 / 2)
+
+    direct = len(x) * 2 * __import__("scipy").integrate.quad(integrand, 0, np.inf, limit=200)[0]
+    assert epps_pulley_closed_form(torch.tensor(x)[:, None]).item() == pytest.approx(direct, rel=1e-7)
+
+
+def test_null_mean_by_monte_carlo():
+    """E[T] = sqrt(2 pi)(1 - 1/sqrt 3) = 1.0594 for every N under x ~ N(0, 1)."""
+    assert NULL_MEAN == pytest.approx(1.0594, abs=1e-4)
+    g = torch.Generator().manual_seed(0)
+    for n in (16, 128):
+        t = epps_pulley_closed_form(torch.randn(n, 4000, generator=g, dtype=torch.float64))
+        se = t.std() / math.sqrt(t.numel())
+        assert abs(t.mean().item() - NULL_MEAN) < 4 * se.item()
+        # the upper quantiles approach the asymptotic ones (q90 = 2.28, q95 = 2.95)
+        if n == 128:
+            assert t.quantile(0.9).item() == pytest.approx(2.28, abs=0.15)
+            assert t.quantile(0.95).item() == pytest.approx(2.95, abs=0.25)
+
+
+def test_sphere_cf_closed_forms():
+    t = np.linspace(0, 5, 41)
+    s = np.sqrt(3) * t
+    # D = 3: sqrt(3) a.z is uniform on [-sqrt 3, sqrt 3], CF sin(s)/s
+    assert np.allclose(sphere_cf(t, 3), np.sinc(s / np.pi), atol=1e-12)
+    for d in (4, 16, 64):  # the Bessel form of SPEC section 2
+        s = t[1:] * math.sqrt(d)
+        bessel = special.gamma(d / 2) * (2 / s) ** (d / 2 - 1) * special.jv(d / 2 - 1, s)
+        assert np.allclose(sphere_cf(t[1:], d), bessel, atol=1e-10)
+    assert np.allclose(sphere_cf(t, 4096), np.exp(-t**2 / 2), atol=1e-3)  # large D: the Gaussian
+    assert np.isfinite(sphere_cf(t, 100000)).all()
+
+
+def test_sphere_cf_matches_monte_carlo():
+    g = torch.Generator().manual_seed(0)
+    d = 5
+    u = math.sqrt(d) * uniform_sphere(200000, d, g)[:, 0]
+    t = np.array([0.5, 1.0, 2.0])
+    mc = np.array([np.cos(tt * u.numpy()).mean() for tt in t])
+    assert np.allclose(mc, sphere_cf(t, d), atol=0.01)
+
+
+def test_uniform_sphere_is_null_under_sphere_target_but_biased_under_gauss_target():
+    """At small D and large N the N(0,1) target sees the sphere's non-Gaussianity (bias ~0.12 N / D^2)."""
+    g = torch.Generator().manual_seed(1)
+    d, n, m = 4, 2000, 200
+    z = uniform_sphere(n, d, g)
+    directions = torch.nn.functional.normalize(torch.randn(d, m, generator=g, dtype=torch.float64), dim=0)
+    u = math.sqrt(d) * z @ directions  # (N, M)
+    null = epps_pulley(torch.randn(n, m, generator=g, dtype=torch.float64), *grid()).mean().item()
+    sphere = epps_pulley(u, *grid(target=lambda t: sphere_cf(t, d))).mean().item()
+    gauss = epps_pulley(u, *grid()).mean().item()
+    assert abs(sphere - null) < 0.5
+    assert gauss - null > 0.5 * 0.12 * n / d**2
+
+
+def test_collapse_and_anisotropy_give_large_statistics():
+    g = torch.Generator().manual_seed(2)
+    d, n = 16, 512
+    reg = SIGReg(d, num_slices=128, target="sphere")
+    uniform = reg(uniform_sphere(n, d, g).float(), g).item()
+    collapsed = reg(torch.ones(n, d) + 0.01 * torch.randn(n, d, generator=g), g).item()
+    stretched = torch.randn(n, d, generator=g) * torch.linspace(0.1, 3, d)
+    anisotropic = reg(stretched, g).item()
+    assert uniform < 3
+    assert collapsed > 100 * uniform
+    assert anisotropic > 5 * uniform
+
+
+def test_euclidean_sigreg_tests_raw_gaussianity():
+    g = torch.Generator().manual_seed(3)
+    reg = SIGReg(8, num_slices=256, on_sphere=False)
+    assert reg(torch.randn(1024, 8, generator=g), g).item() < 2
+    assert reg(2 * torch.randn(1024, 8, generator=g), g).item() > 20  # wrong scale
+
+
+def test_sigreg_slices_are_fresh_yet_reproducible():
+    reg = SIGReg(8, num_slices=4)
+    h = torch.randn(64, 8)
+    a = reg(h, torch.Generator().manual_seed(5))
+    assert a == reg(h, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    assert reg(h, g) != reg(h, g)
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+def test_sigreg_gradients_are_finite(autocast):
+    reg = SIGReg(32, num_slices=64, target="sphere")
+    layer = torch.nn.Linear(16, 32)
+    x = torch.randn(256, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        value = reg(layer(x), torch.Generator().manual_seed(0))
+    assert value.dtype == torch.float32  # computed in float32 even under bf16 autocast
+    value.backward()
+    assert torch.isfinite(layer.weight.grad).all() and layer.weight.grad.abs().sum() > 0
+
+
+def test_sigreg_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="target"):
+        SIGReg(8, target="cauchy")
+    with pytest.raises(ValueError, match="on_sphere"):
+        SIGReg(8, target="sphere", on_sphere=False)
+
+
+# ---------------------------------------------------------------- Wang-Isola, VAE, BCE
+def test_alignment_and_uniformity_match_direct_formulas():
+    z1 = torch.nn.functional.normalize(torch.randn(10, 4, dtype=torch.float64), dim=1)
+    z2 = torch.nn.functional.normalize(torch.randn(10, 4, dtype=torch.float64), dim=1)
+    a, b = z1.numpy(), z2.numpy()
+    assert alignment(z1, z2, 2).item() == pytest.approx(np.mean([np.sum((a[i] - b[i]) ** 2) for i in range(10)]))
+    assert alignment(z1, z2, 1).item() == pytest.approx(np.mean([np.linalg.norm(a[i] - b[i]) for i in range(10)]))
+    pairs = [np.exp(-2 * np.sum((a[i] - a[j]) ** 2)) for i in range(10) for j in range(i + 1, 10)]
+    assert uniformity(z1, 2).item() == pytest.approx(np.log(np.mean(pairs)))
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    mean, log_var = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    q = torch.distributions.Normal(mean, (0.5 * log_var).exp())
+    p = torch.distributions.Normal(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    expected = torch.distributions.kl_divergence(q, p).sum(1).mean()
+    assert gaussian_kl(mean, log_var).item() == pytest.approx(expected.item())
+    assert gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 3)).item() == 0
+
+
+def test_reconstruction_bce_is_the_bernoulli_nll_per_image():
+    logits, x = torch.randn(3, 1, 28, 28, dtype=torch.float64), torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    p = torch.sigmoid(logits)
+    expected = -(x * p.log() + (1 - x) * (1 - p).log()).sum((1, 2, 3)).mean()
+    assert reconstruction_bce(logits, x).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_null_quantiles_agree_with_chi_square_mixture_shape():
+    """Sanity of the reference: T's null distribution is right-skewed with median below its mean."""
+    t = epps_pulley_closed_form(torch.randn(64, 3000, generator=torch.Generator().manual_seed(9), dtype=torch.float64))
+    assert t.median().item() == pytest.approx(0.77, abs=0.08)
+    assert stats.skew(t.numpy()) > 1
