@@ -91,15 +91,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             lr = learning_rate(step, config, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x = as_float(images[order[i * config.batch_size:(i + 1) * config.batch_size]])  # (N, 1, 28, 28)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                terms = method.loss(model, x, rng)
-            loss = method.total(terms)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            batch = order[i * config.batch_size:(i + 1) * config.batch_size]
+            terms = train_step(method, model, optimizer, images, batch, rng, autocast)
             # One deliberate sync per step: the values for the log and the non-finite check.
-            values = dict(zip(["loss", *terms], torch.stack([loss, *terms.values()]).detach().float().tolist()))
+            values = dict(zip(terms, torch.stack(list(terms.values())).float().tolist()))
             check_finite(values, step, epoch, run_dir)
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value
@@ -117,6 +112,20 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     if pictures:
         write_pictures(run_dir, config, method, model, data)
     return log[-1]
+
+
+def train_step(method: Method, model: LatentModel, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+               batch: torch.Tensor, generator: torch.Generator, autocast: bool) -> dict[str, torch.Tensor]:
+    """One optimiser step on images[batch] ((n, 28, 28) uint8 on the device, batch (N,) indices).
+    Returns the detached total ("loss") and terms, still on the device."""
+    x = as_float(images[batch])  # (N, 1, 28, 28)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+        terms = method.loss(model, x, generator)
+    loss = method.total(terms)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss": loss.detach(), **{name: value.detach() for name, value in terms.items()}}
 
 
 def check_run_folder(run_dir: Path, config: Config, resume: bool) -> dict | None:

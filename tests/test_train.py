@@ -1,0 +1,101 @@
+"""Small end-to-end runs on a real subset of MNIST."""
+import math
+
+import pytest
+import torch
+
+import isogen.train as train_module
+from isogen.config import make_config
+from isogen.errors import IsogenError
+from isogen.files import read_jsonl
+from isogen.methods.contrastive import InfoNCE
+from isogen.runs import load_checkpoint, load_run
+from isogen.train import learning_rate, train
+
+TIMING = {"seconds", "images_per_s"}
+
+
+def smoke(**overrides):
+    return make_config("smoke", {k: str(v) for k, v in overrides.items()})
+
+
+def without_timing(log):
+    return [{k: v for k, v in record.items() if k not in TIMING} for record in log]
+
+
+def test_learning_rate_schedule():
+    config = smoke(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    assert learning_rate(0, config, 110) == pytest.approx(0.1)
+    assert learning_rate(9, config, 110) == pytest.approx(1.0)
+    assert learning_rate(60, config, 110) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert learning_rate(110, config, 110) == pytest.approx(0.1)
+
+
+def test_training_writes_a_complete_run_folder(tmp_path, mnist):
+    last = train(smoke(epochs=3), tmp_path / "run", progress=False, data=mnist)
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.json", "environment.json", "log.jsonl", "checkpoint.pt", "samples.png", "interpolations.png"} <= names
+    log = read_jsonl(tmp_path / "run" / "log.jsonl")
+    assert [r["epoch"] for r in log] == [1, 2, 3] and log[-1] == last
+    assert log[-1]["recon_bce"] < log[0]["recon_bce"]  # the decoder learns
+    assert log[-1]["loss"] < log[0]["loss"]
+    config, method, model = load_run(tmp_path / "run")
+    assert config.epochs == 3 and not model.training
+
+
+def test_cpu_runs_repeat_bitwise_and_resume_matches_an_unbroken_run(tmp_path, mnist, monkeypatch):
+    config = smoke(epochs=3)
+    train(config, tmp_path / "unbroken", progress=False, data=mnist, pictures=False)
+
+    calls = []
+
+    def die_after_first_epoch(path, records):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if killed between epochs 2 and 3
+        write_jsonl(path, records)
+
+    write_jsonl = train_module.write_jsonl
+    monkeypatch.setattr(train_module, "write_jsonl", die_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "broken", progress=False, data=mnist, pictures=False)
+    monkeypatch.setattr(train_module, "write_jsonl", write_jsonl)
+    assert load_checkpoint(tmp_path / "broken")["epoch"] == 2
+    train(config, tmp_path / "broken", resume=True, progress=False, data=mnist, pictures=False)
+
+    a, b = load_checkpoint(tmp_path / "unbroken"), load_checkpoint(tmp_path / "broken")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert without_timing(read_jsonl(tmp_path / "unbroken" / "log.jsonl")) == \
+        without_timing(read_jsonl(tmp_path / "broken" / "log.jsonl"))
+
+
+def test_run_folder_protects_its_contents(tmp_path, mnist):
+    run = tmp_path / "run"
+    train(smoke(epochs=1), run, progress=False, data=mnist, pictures=False)
+    before = (run / "checkpoint.pt").read_bytes()
+    with pytest.raises(IsogenError, match="pass --resume"):
+        train(smoke(epochs=1), run, progress=False, data=mnist)
+    with pytest.raises(IsogenError, match=r"differs in \['lr'\]"):
+        train(smoke(epochs=1, lr=1e-4), run, resume=True, progress=False, data=mnist)
+    assert (run / "checkpoint.pt").read_bytes() == before
+    with pytest.raises(IsogenError, match="batch_size=2048 exceeds"):
+        train(smoke(batch_size=2048), tmp_path / "other", progress=False, data=mnist)
+    assert not (tmp_path / "other").exists()
+
+
+def test_non_finite_loss_stops_with_the_term_and_keeps_the_checkpoint(tmp_path, mnist, monkeypatch):
+    run = tmp_path / "run"
+    original = InfoNCE.embedding_terms
+    steps = []
+
+    def poisoned(self, h, generator):
+        steps.append(1)
+        terms = original(self, h, generator)
+        if len(steps) == 11:  # step 10: the third step of epoch 2 (8 steps per epoch)
+            terms["infonce"] = terms["infonce"] * math.nan
+        return terms
+
+    monkeypatch.setattr(InfoNCE, "embedding_terms", poisoned)
+    with pytest.raises(train_module.NonFiniteLoss, match=r"term 'infonce' = nan at step 10 \(epoch 2\).*epoch 1"):
+        train(smoke(epochs=3), run, progress=False, data=mnist)
+    assert load_checkpoint(run)["epoch"] == 1
