@@ -1,9 +1,10 @@
-"""isogen's command line: train, sample, interpolate (eval and study join later).
+"""isogen's command line: train, sample, interpolate, eval.
 
     isogen train --preset quick --run-dir runs/quick [key=value ...]
     isogen train --resume --run-dir runs/quick
     isogen sample runs/quick [--sampler matched] [-n 100]
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
+    isogen eval runs/quick [--fid-samples 500]
 """
 from __future__ import annotations
 
@@ -44,9 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="default: RUN/interpolations.png")
     p.add_argument("--device", default="auto")
 
+    p = commands.add_parser("eval", help="evaluate a run folder into RUN/metrics.json and RUN/figures/")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--fid-samples", type=int, default=-1,
+                   help="Inception FID sample count (default 10000 on CUDA, 500 on CPU; 0 skips it)")
+    p.add_argument("--samples", type=int, default=10000, help="generated samples for classifier metrics")
+    p.add_argument("--pairs", type=int, default=1000, help="interpolation pairs")
+    p.add_argument("--null-draws", type=int, default=200, help="Monte-Carlo draws for the EP p-value")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+
     args = parser.parse_args(argv)
     try:
-        return {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate}[args.command](args)
+        return {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate,
+                "eval": cmd_eval}[args.command](args)
     except IsogenError as e:
         if args.debug:
             traceback.print_exc()
@@ -118,6 +130,42 @@ def cmd_interpolate(args) -> int:
                                pairs=args.pairs, steps=args.steps)
     print(out)
     return 0
+
+
+def cmd_eval(args) -> int:
+    from .metrics.evaluate import EvalOptions, evaluate_run
+
+    for name in ("samples", "pairs", "null_draws"):
+        _positive(f"--{name.replace('_', '-')}", getattr(args, name))
+    if args.fid_samples < -1:
+        raise IsogenError(f"--fid-samples must be -1 (default), 0 (skip) or a count, got {args.fid_samples}")
+    if args.samples < 10 or args.pairs < 10:
+        raise IsogenError("--samples and --pairs must be at least 10 (FID needs a covariance)")
+    options = EvalOptions(fid_samples=args.fid_samples, samples=args.samples, pairs=args.pairs,
+                          null_draws=args.null_draws, seed=args.seed, device=args.device)
+    metrics = evaluate_run(args.run_dir, options)
+    print(summary(metrics))
+    return 0
+
+
+def summary(metrics: dict) -> str:
+    iso, rep, rec = metrics["isotropy"], metrics["representation"], metrics["reconstruction"]
+    lines = [f"isotropy: spread {iso['eigenvalue_spread']:.3g}, effective rank {iso['effective_rank']:.1f}, "
+             f"EP {iso['ep_statistic']:.3g} (p={iso['ep_p_value']:.3g}), uniformity {iso['uniformity_t2']:.3f}",
+             f"representation: linear probe {rep['linear_probe_accuracy']:.4f}, kNN {rep['knn5_accuracy']:.4f}",
+             f"reconstruction: MSE {rec['mse_per_pixel']:.4f}, BCE {rec['bce_per_pixel']:.4f} per pixel"]
+    for name, g in metrics["generation"].items():
+        fid = f"Inception FID {g['inception_fid']:.2f} (n={g['inception_fid_n']}), " if "inception_fid" in g else ""
+        lines.append(f"samples[{name}]: {fid}classifier FID {g['classifier_fid']:.2f} (n={g['n']}), "
+                     f"precision {g['precision']:.3f}, recall {g['recall']:.3f}, confident {g['confident_share']:.3f}")
+    fl = metrics["floor"]
+    fid = f"Inception FID {fl['inception_fid']:.2f} (n={fl['inception_fid_n']}), " if "inception_fid" in fl else ""
+    lines.append(f"floor (train images vs test): {fid}classifier FID {fl['classifier_fid']:.2f} (n={fl['n']})")
+    for mode, m in metrics["interpolation"].items():
+        lines.append(f"interpolation[{mode}]: midpoint classifier FID {m['midpoint_classifier_fid']:.2f}, "
+                     f"evenness {m['step_evenness_pixels']:.2f} px / {m['step_evenness_features']:.2f} feat, "
+                     f"confident frames {m['confident_frame_share']:.3f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

