@@ -16,6 +16,11 @@ from typing import Any, Callable
 from .errors import IsogenError
 
 
+# Fault injection (tests/faults): seconds to pause between writing a temporary file and renaming it,
+# so that a test can kill the process inside that window.
+_FAULT_WRITE_DELAY_S = float(os.environ.get("ISOGEN_FAULT_WRITE_DELAY_S", "0") or 0)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> None:
     path = Path(path)
     try:
@@ -28,6 +33,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if _FAULT_WRITE_DELAY_S:
+            import time
+
+            time.sleep(_FAULT_WRITE_DELAY_S)
         os.replace(tmp, path)
     except OSError as e:
         os.unlink(tmp)
@@ -35,6 +44,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> None:
+    """Delete temporary files left by a process killed mid-write (their destinations are intact)."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from .config import Config
 from .data import Dataset, as_float, load_dataset
 from .errors import IsogenError
-from .files import read_json, save_torch, write_json, write_jsonl
+from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
 from .methods import Method, make_method
 from .models import LatentModel, parameter_counts
 from .runs import CHECKPOINT, environment, generator, load_checkpoint, resolve_device
@@ -55,6 +55,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         raise IsogenError(f"bad config value: batch_size={config.batch_size} exceeds the {n_train} training "
                           "images; use a smaller batch_size or more data")
     images = data.train_images[:n_train].to(device)  # (n, 28, 28) uint8, resident for the whole run
+    if run_dir.exists():
+        remove_stale_temporaries(run_dir)
 
     torch.manual_seed(config.seed)  # the initial weights
     model = method.build_model().to(device)
@@ -68,7 +70,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         log, start_epoch = checkpoint["log"], checkpoint["epoch"]
         print(f"resuming {run_dir} at epoch {start_epoch}/{config.epochs}")
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise IsogenError(f"cannot create {run_dir}: {e.strerror}; choose a writable --run-dir") from e
         write_json(run_dir / "config.json", config.to_dict())
         write_json(run_dir / "environment.json", environment(device))
     counts = parameter_counts(model)
