@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from isogen import data as data_module
-from isogen.data import TEST_CLASS_COUNTS, IDX_NAMES, load_dataset, read_idx
+from isogen.data import IDX_NAMES, TEST_CLASS_COUNTS, load_dataset, read_idx
 from isogen.errors import IsogenError
 
 

@@ -6,8 +6,18 @@ import pytest
 import torch
 from scipy import special, stats
 
-from isogen.losses import (SIGReg, alignment, epps_pulley, epps_pulley_closed_form, gaussian_kl, info_nce,
-                           reconstruction_bce, sphere_cf, trapezoid_grid, uniformity)
+from isogen.losses import (
+    SIGReg,
+    alignment,
+    epps_pulley,
+    epps_pulley_closed_form,
+    gaussian_kl,
+    info_nce,
+    reconstruction_bce,
+    sphere_cf,
+    trapezoid_grid,
+    uniformity,
+)
 from isogen.losses.epps_pulley import NULL_MEAN, gauss_cf
 
 

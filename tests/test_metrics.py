@@ -7,10 +7,10 @@ import torch
 from scipy import stats
 
 from isogen.data import as_float
+from isogen.losses import uniformity
 from isogen.metrics.frechet import frechet_between, frechet_distance
 from isogen.metrics.isotropy import effective_rank, ep_p_value, spectrum, uniform_sphere_uniformity
 from isogen.metrics.prdc import prdc
-from isogen.losses import uniformity
 
 
 def test_frechet_closed_forms():

@@ -92,6 +92,8 @@ def _positive(name: str, value: int) -> None:
 
 
 def cmd_sample(args) -> int:
+    import torch
+
     from .data import load_dataset
     from .runs import generator, load_run, resolve_device
     from .sample import fit_samplers, write_sample_grid
@@ -108,13 +110,15 @@ def cmd_sample(args) -> int:
         data = load_dataset(config.dataset, config.data_dir or None)
         sampler = fit_samplers(method, model, data.train_images[:config.train_subset or None])[name]
     out = args.out or args.run_dir / f"samples-{name}.png"
-    write_sample_grid(out, model, sampler, name, config.method, generator(device.__class__("cpu"), args.seed, "samples"),
+    write_sample_grid(out, model, sampler, name, config.method, generator(torch.device("cpu"), args.seed, "samples"),
                       n=args.n)
     print(out)
     return 0
 
 
 def cmd_interpolate(args) -> int:
+    import torch
+
     from .data import load_dataset
     from .runs import generator, load_run, resolve_device
     from .sample import write_interpolation_strips
@@ -124,8 +128,6 @@ def cmd_interpolate(args) -> int:
     config, _, model = load_run(args.run_dir, resolve_device(args.device))
     data = load_dataset(config.dataset, config.data_dir or None)
     out = args.out or args.run_dir / "interpolations.png"
-    import torch
-
     write_interpolation_strips(out, model, data, config.method, generator(torch.device("cpu"), args.seed, "pairs"),
                                pairs=args.pairs, steps=args.steps)
     print(out)

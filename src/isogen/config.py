@@ -59,7 +59,7 @@ class Config:
     encoder_width: int = 32
     decoder_width: int = 64
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         def need(ok: bool, problem: str, fix: str) -> None:
             if not ok:
                 raise IsogenError(f"bad config value: {problem}; {fix}")
@@ -99,7 +99,7 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> "Config":
+    def from_dict(cls, values: dict, source: str = "config") -> Config:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -107,7 +107,7 @@ class Config:
                               "version of isogen; start a new run folder")
         return cls(**values)
 
-    def with_overrides(self, overrides: dict[str, str]) -> "Config":
+    def with_overrides(self, overrides: dict[str, str]) -> Config:
         """Apply `key=value` strings from the command line, converting to each field's type."""
         types_by_name = {f.name: f.type for f in fields(self)}
         hints = typing.get_type_hints(type(self))

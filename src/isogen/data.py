@@ -35,11 +35,6 @@ class Dataset:
     test_labels: torch.Tensor  # (10000,) int64
     source: str
 
-    def to(self, device: torch.device | str) -> "Dataset":
-        move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
-        return Dataset(self.name, move(self.train_images), move(self.train_labels),
-                       move(self.test_images), move(self.test_labels), self.source)
-
 
 # Known facts used to verify every load.
 TEST_CLASS_COUNTS = {

@@ -10,11 +10,11 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import IsogenError
-
 
 # Fault injection (tests/faults): seconds to pause between writing a temporary file and renaming it,
 # so that a test can kill the process inside that window.

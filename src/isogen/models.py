@@ -5,11 +5,11 @@ Gaussian posterior); z (N, D) the latent code; logits (N, 1, 28, 28).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .errors import IsogenError
 
@@ -118,5 +118,5 @@ class LatentModel(nn.Module):
 
 
 def parameter_counts(model: LatentModel) -> dict[str, int]:
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     return {"encoder": count(model.encoder), "decoder": count(model.decoder)}

@@ -17,7 +17,7 @@ class Sampler:
     def __init__(self, dim: int, on_sphere: bool):
         self.dim, self.on_sphere = dim, on_sphere
 
-    def fit(self, codes: torch.Tensor) -> "Sampler":  # codes: (N, D)
+    def fit(self, codes: torch.Tensor) -> Sampler:  # codes: (N, D)
         return self
 
     def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -166,7 +166,6 @@ def check_finite(values: dict[str, float], step: int, epoch: int, run_dir: Path)
 
 def write_pictures(run_dir: Path, config: Config, method: Method, model: LatentModel, data: Dataset) -> None:
     model.eval()
-    device = next(model.parameters()).device
     n_train = config.train_subset or len(data.train_images)
     samplers = fit_samplers(method, model, data.train_images[:n_train])
     first = method.sampler_names[0]

@@ -84,7 +84,7 @@ def test_sigkill_anywhere_then_resume_equals_unbroken(tmp_path, faults):
     assert start(broken, resume=True).wait(timeout=300) == 0
     a, b = load_checkpoint(unbroken), load_checkpoint(broken)
     same_weights = all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
-    strip = lambda log: [{k: v for k, v in r.items() if k not in TIMING} for r in log]  # noqa: E731
+    strip = lambda log: [{k: v for k, v in r.items() if k not in TIMING} for r in log]
     same_log = strip(read_jsonl(unbroken / "log.jsonl")) == strip(read_jsonl(broken / "log.jsonl"))
     faults.record("resume after 4 kills reproduces the unbroken run bit for bit", survived=same_weights and same_log)
     assert same_weights and same_log

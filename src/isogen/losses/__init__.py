@@ -7,6 +7,17 @@ from .reconstruction import reconstruction_bce
 from .sigreg import SIGReg
 from .vae import gaussian_kl
 
-__all__ = ["alignment", "uniformity", "eccentric_loss", "eccentric_scale", "gaussian_kl",
-           "reconstruction_bce", "epps_pulley", "epps_pulley_closed_form", "sphere_cf",
-           "trapezoid_grid", "info_nce", "SIGReg"]
+__all__ = [
+           "SIGReg",
+           "alignment",
+           "eccentric_loss",
+           "eccentric_scale",
+           "epps_pulley",
+           "epps_pulley_closed_form",
+           "gaussian_kl",
+           "info_nce",
+           "reconstruction_bce",
+           "sphere_cf",
+           "trapezoid_grid",
+           "uniformity",
+]

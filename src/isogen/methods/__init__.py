@@ -21,4 +21,4 @@ def make_method(config: Config) -> Method:
     return lookup(METHODS, "method", config.method)(config)
 
 
-__all__ = ["METHODS", "Method", "Contrastive", "Autoencoder", "make_method"]
+__all__ = ["METHODS", "Autoencoder", "Contrastive", "Method", "make_method"]

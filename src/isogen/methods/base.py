@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..augment import AffineRanges, random_affine
 from ..config import Config

@@ -14,7 +14,7 @@ import torch
 from ..augment import AffineRanges, random_affine
 from ..data import Dataset, as_float, load_dataset
 from ..files import cache_dir, write_bytes, write_json
-from ..runs import environment, generator, load_run
+from ..runs import environment, generator, load_run, resolve_device
 from ..sample import decode_codes, encode_images, fit_samplers, interpolate, write_sample_grid
 from .classifier import load_classifier
 from .frechet import feature_stats, frechet_between, frechet_distance
@@ -38,9 +38,8 @@ class EvalOptions:
     device: str = "auto"
 
 
-def evaluate_run(run_dir: str | Path, options: EvalOptions = EvalOptions(), progress: bool = True) -> dict:
-    from ..runs import resolve_device
-
+def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, progress: bool = True) -> dict:
+    options = options or EvalOptions()
     run_dir = Path(run_dir)
     started = time.perf_counter()
     device = resolve_device(options.device)

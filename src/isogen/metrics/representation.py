@@ -15,5 +15,5 @@ def probe_accuracies(train_codes: np.ndarray, train_labels: np.ndarray, test_cod
     return {
         "linear_probe_accuracy": float((probe.predict(scaler.transform(test_codes)) == test_labels).mean()),
         f"knn{k}_accuracy": float((knn.predict(test_codes) == test_labels).mean()),
-        "probe_train_size": int(len(train_codes)),
+        "probe_train_size": len(train_codes),
     }
