@@ -109,6 +109,7 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, progre
     pick = torch.randperm(len(test_codes), generator=rng)[:2 * options.pairs]
     z1, z2 = test_codes[pick[:options.pairs]], test_codes[pick[options.pairs:]]
     metrics["interpolation"] = {}
+    midpoint_judgements: dict[str, dict] = {}
     for mode in ("lerp", "slerp"):
         paths = interpolate(z1, z2, options.steps, mode, on_sphere)  # (P, S, D)
         frames = decode_codes(model, paths.reshape(-1, paths.shape[-1])).cpu()  # (P*S, 1, 28, 28)
@@ -116,8 +117,11 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, progre
         p, s = paths.shape[:2]
         pixel_steps = (frames.reshape(p, s, -1).diff(dim=1).norm(dim=2)).double()  # (P, S-1)
         feat_steps = torch.as_tensor(feats).reshape(p, s, -1).diff(dim=1).norm(dim=2)
-        midpoints = decode_codes(model, interpolate(z1, z2, 3, mode, on_sphere)[:, 1]).cpu()  # t = 1/2
-        mid = judge(midpoints)
+        shared = "lerp" if on_sphere else mode  # on the sphere both paths pass through the same midpoint
+        if shared not in midpoint_judgements:
+            midpoints = decode_codes(model, interpolate(z1, z2, 3, mode, on_sphere)[:, 1]).cpu()  # t = 1/2
+            midpoint_judgements[shared] = judge(midpoints)
+        mid = midpoint_judgements[shared]
         metrics["interpolation"][mode] = {
             "midpoint_classifier_fid": mid["classifier_fid"],
             **({"midpoint_inception_fid": mid["inception_fid"], "midpoint_inception_fid_n": mid["inception_fid_n"]}
