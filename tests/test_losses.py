@@ -211,3 +211,93 @@ def test_null_quantiles_agree_with_chi_square_mixture_shape():
     t = epps_pulley_closed_form(torch.randn(64, 3000, generator=torch.Generator().manual_seed(9), dtype=torch.float64))
     assert t.median().item() == pytest.approx(0.77, abs=0.08)
     assert stats.skew(t.numpy()) > 1
+
+
+# ---------------------------------------------------------------- eccentric (seed 004)
+def eccentric_loop(z: np.ndarray, mu: float) -> float:
+    b, d = z.shape
+    n = 2 * d * (1 + 1 / (2 * mu * (d - 1))) / (2 * mu - 1)
+    total = sum((z[i] @ z[i] + z[j] @ z[j]) / 2 - mu * n * np.log1p(np.sum((z[i] - z[j]) ** 2) / n)
+                for i in range(b) for j in range(b) if i != j)
+    return total / (b * (b - 1))
+
+
+@pytest.mark.parametrize("mu", [1.0, 2.5])
+def test_eccentric_loss_matches_a_pair_loop(mu):
+    from isogen.losses import eccentric_loss
+
+    z = torch.randn(9, 5, dtype=torch.float64)
+    assert eccentric_loss(z, mu).item() == pytest.approx(eccentric_loop(z.numpy(), mu), rel=1e-10)
+
+
+def stationary_radius(d: int, mu: float) -> float:
+    """Solve the seed's Theorem 1 for rho by bisection, the integral by quadrature after u = 1 + 2 rho^2 s / N."""
+    from scipy import integrate
+    from isogen.losses import eccentric_scale
+
+    n = eccentric_scale(d, mu)
+    log_c = math.log(2 / math.sqrt(math.pi)) + special.gammaln(d / 2) - special.gammaln((d - 1) / 2)
+
+    def lhs(rho):
+        f = lambda s: math.exp(log_c + (d - 1) / 2 * math.log(s) + (d - 3) / 2 * math.log(2 - s)) / (1 + 2 * rho**2 * s / n)
+        return integrate.quad(f, 0, 2, points=[1.0], limit=200)[0]
+
+    lo, hi = 1e-3, 10 * math.sqrt(d)  # lhs decreases in rho
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if lhs(mid) > 1 / mu else (lo, mid)
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("d", [12, 38, 64])
+def test_eccentric_stationary_sphere_has_radius_sqrt_d(d):
+    """Seed 004, Fig. 1: with its N(d, mu), rho is within 0.1% of sqrt(d) for d >= 12, 0.01% for d >= 38."""
+    tolerance = 1e-4 if d >= 38 else 1e-3
+    for mu in np.linspace(1, 2 * d + 1, 7):
+        assert stationary_radius(d, mu) / math.sqrt(d) == pytest.approx(1, abs=tolerance), mu
+
+
+def test_eccentric_gradient_has_no_radial_part_on_the_sqrt_d_sphere():
+    from isogen.losses import eccentric_loss
+
+    g = torch.Generator().manual_seed(4)
+    d, radial = 16, []
+    for _ in range(40):
+        z = (math.sqrt(d) * torch.nn.functional.normalize(torch.randn(256, d, generator=g, dtype=torch.float64), dim=1))
+        z.requires_grad_(True)
+        eccentric_loss(z, 1.0).backward()
+        radial.append(((z.grad * z).sum(1) / z.norm(dim=1)).detach())
+    radial = torch.cat(radial) * 256  # per point, undoing the 1/b of the mean
+    assert abs(radial.mean().item()) < 4 * (radial.std() / math.sqrt(radial.numel())).item()
+    # ... whereas on a sphere of twice the radius the attraction wins: a clearly positive radial gradient
+    z = (2 * math.sqrt(d) * torch.nn.functional.normalize(torch.randn(256, d, generator=g, dtype=torch.float64), dim=1))
+    z.requires_grad_(True)
+    eccentric_loss(z, 1.0).backward()
+    assert ((z.grad * z).sum(1) / z.norm(dim=1)).mean().item() * 256 > 1
+
+
+# ---------------------------------------------------------------- hyperspherical coordinates (seed 002)
+def test_hyperspherical_round_trip_to_float_precision():
+    from isogen.losses import from_hyperspherical, to_hyperspherical
+
+    for n in (2, 3, 16, 128):
+        x = torch.randn(500, n, dtype=torch.float64)
+        radius, angles = to_hyperspherical(x)
+        assert torch.allclose(radius, x.norm(dim=1))
+        assert (angles[:, 0] >= 0).all() and (angles[:, 0] < 2 * math.pi).all()
+        assert (angles[:, 1:] >= 0).all() and (angles[:, 1:] <= math.pi).all()
+        assert (from_hyperspherical(radius, angles) - x).abs().max() < 1e-12
+
+
+def test_angle_cosines_of_the_ones_vector_and_the_prior_minimum():
+    from isogen.losses.hyperspherical import angle_cosines, hyperspherical_prior_loss
+
+    ones = torch.ones(1, 6, dtype=torch.float64)
+    assert torch.allclose(angle_cosines(ones)[0], 1 / torch.arange(2, 7, dtype=torch.float64).sqrt())
+    # a batch on the last axis at radius sqrt(n): cos(phi_j) = 0 for j < n-1 and 1 for j = n-1, radius on target
+    n = 5
+    batch = torch.zeros(8, n, dtype=torch.float64)
+    batch[:, -1] = math.sqrt(n)
+    expected = sum(1 / math.sqrt(j + 1) for j in range(1, n - 1))  # the angles j < n-1 miss a = 1
+    assert hyperspherical_prior_loss(batch, 1.0, 0.0).item() == pytest.approx(expected)
+    assert hyperspherical_prior_loss(2 * batch, 1.0, 0.0).item() == pytest.approx(expected + 1)  # (2 sqrt n - sqrt n)^2 / n

@@ -53,7 +53,10 @@ class Config:
     beta: float = 4.0  # KL weight of beta-vae (vae uses 1)
     eccentric_weight: float = 0.01
     eccentric_mu: float = 1.0
-    hs_weight: float = 1.0
+    hs_weight: float = 1.0  # beta of hs-vae, reached after hs_anneal_epochs (grows as sqrt(epoch))
+    hs_mean_cos: float = 1.0  # prior on the batch mean of cos(phi_k) of the posterior means (seed 002: 1)
+    hs_std_cos: float = 0.1  # prior on their batch standard deviation (our choice)
+    hs_anneal_epochs: int = 10
     gmm_components: int = 10
     # network widths (channels of the first layer; later layers double it)
     encoder_width: int = 32
@@ -85,6 +88,9 @@ class Config:
         need(self.eccentric_weight >= 0, f"eccentric_weight={self.eccentric_weight}", "use eccentric_weight >= 0")
         need(self.eccentric_mu > 0.5, f"eccentric_mu={self.eccentric_mu}", "use eccentric_mu > 0.5")
         need(self.hs_weight >= 0, f"hs_weight={self.hs_weight}", "use hs_weight >= 0")
+        need(-1 <= self.hs_mean_cos <= 1, f"hs_mean_cos={self.hs_mean_cos}", "use a cosine in [-1, 1]")
+        need(self.hs_std_cos >= 0, f"hs_std_cos={self.hs_std_cos}", "use hs_std_cos >= 0")
+        need(self.hs_anneal_epochs >= 1, f"hs_anneal_epochs={self.hs_anneal_epochs}", "use hs_anneal_epochs >= 1")
         need(self.gmm_components >= 1, f"gmm_components={self.gmm_components}", "use gmm_components >= 1")
         need(self.encoder_width >= 4, f"encoder_width={self.encoder_width}", "use encoder_width >= 4")
         need(self.decoder_width >= 8, f"decoder_width={self.decoder_width}", "use decoder_width >= 8")

@@ -85,6 +85,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     autocast = device.type == "cuda" and config.precision == "bf16"
     for epoch in range(start_epoch, config.epochs):
         model.train()
+        method.start_epoch(epoch)
         rng = generator(device, config.seed, "train", epoch)  # permutation, views, slices, noise
         order = torch.randperm(n_train, generator=rng, device=device)
         sums: dict[str, float] = {}

@@ -2,6 +2,7 @@
 from .align_uniform import alignment, uniformity
 from .eccentric import eccentric_loss, eccentric_scale
 from .epps_pulley import epps_pulley, epps_pulley_closed_form, sphere_cf, trapezoid_grid
+from .hyperspherical import from_hyperspherical, hyperspherical_prior_loss, to_hyperspherical
 from .infonce import info_nce
 from .reconstruction import reconstruction_bce
 from .sigreg import SIGReg
@@ -16,7 +17,8 @@ __all__ = [
            "epps_pulley_closed_form",
            "gaussian_kl",
            "info_nce",
-           "reconstruction_bce",
+           "reconstruction_bce", "to_hyperspherical", "from_hyperspherical",
+    "hyperspherical_prior_loss",
            "sphere_cf",
            "trapezoid_grid",
            "uniformity",

@@ -1,7 +1,7 @@
 """The registry: a study is a list of these names. Adding a method = one class + one line here."""
 from ..config import Config
 from ..models import lookup
-from .autoencoders import VAE, BetaVAE, EccentricAE, PlainAE
+from .autoencoders import VAE, BetaVAE, EccentricAE, HypersphericalVAE, PlainAE
 from .base import Autoencoder, Contrastive, Method
 from .contrastive import AlignUniform, InfoNCE, SIGRegGauss, SIGRegSphere
 
@@ -13,6 +13,7 @@ METHODS: dict[str, type[Method]] = {
     "eccentric-ae": EccentricAE,
     "vae": VAE,
     "beta-vae": BetaVAE,
+    "hs-vae": HypersphericalVAE,
     "ae-gmm": PlainAE,
 }
 

@@ -1,7 +1,10 @@
-"""Autoencoder baselines: plain AE (+ GMM sampling), eccentric AE, VAE and beta-VAE."""
-import torch
+"""Autoencoder baselines: plain AE (+ GMM sampling), eccentric AE, VAE, beta-VAE, hyperspherical VAE."""
+import math
 
-from ..losses import eccentric_loss, gaussian_kl
+import torch
+import torch.nn.functional as F
+
+from ..losses import eccentric_loss, gaussian_kl, hyperspherical_prior_loss
 from .base import Autoencoder
 
 
@@ -47,3 +50,34 @@ class BetaVAE(VAE):
 
     def kl_weight(self):
         return self.config.beta
+
+
+class HypersphericalVAE(VAE):
+    """The hyperspherical-coordinates VAE of seed 002: codes on the sphere (z = normalise(mean + sigma eps),
+    the seed's radius sqrt(n) being a scale the decoder absorbs), the batch-statistic prior on the angles
+    and radius of the posterior means (gains 1/sqrt(k+1)), weight annealed as sqrt(epoch).
+
+    Deviations: the seed also puts hyperspherical priors on the sigma vectors, whose values it does not
+    give; here sigma gets the sigma part of the Gaussian KL, 1/2 sum(s^2 - log s^2 - 1). The prior on the
+    batch std of the cosines (hs_std_cos) is our choice. Reconstruction is BCE, as everywhere in isogen.
+    """
+
+    latent = "sphere"
+    sampler_names = ("vmf", "matched")
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.start_epoch(0)
+
+    def start_epoch(self, epoch):
+        c = self.config
+        weight = c.hs_weight * min(1.0, math.sqrt((epoch + 1) / c.hs_anneal_epochs))
+        self.weights = {"hs_prior": weight, "kl_sigma": weight}
+
+    def regularize(self, h, generator):
+        mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
+        eps = torch.randn(mean.shape, generator=generator, device=h.device)
+        z = F.normalize(mean + (0.5 * log_var).exp() * eps, dim=1)
+        c = self.config
+        kl_sigma = 0.5 * (log_var.exp() - log_var - 1).sum(1).mean()
+        return z, {"hs_prior": hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos), "kl_sigma": kl_sigma}

@@ -32,6 +32,9 @@ class Method(nn.Module):
     def loss(self, model: LatentModel, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the training loop before each epoch: schedules of the loss weights live here."""
+
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(self.weights.get(name, 1.0) * value for name, value in terms.items())
 
