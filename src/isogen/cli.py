@@ -1,10 +1,11 @@
-"""isogen's command line: train, sample, interpolate, eval.
+"""isogen's command line: train, sample, interpolate, eval, study.
 
     isogen train --preset quick --run-dir runs/quick [key=value ...]
     isogen train --resume --run-dir runs/quick
     isogen sample runs/quick [--sampler matched] [-n 100]
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
     isogen eval runs/quick [--fid-samples 500]
+    isogen study study-small [--out results/study-small]
 """
 from __future__ import annotations
 
@@ -55,10 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
 
+    p = commands.add_parser("study", help="train and evaluate a grid of methods, then write a report")
+    p.add_argument("spec", help="study-small | study-full | a JSON file of StudySpec fields")
+    p.add_argument("--out", type=Path, help="default: results/<study name>")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from finished runs")
+
     args = parser.parse_args(argv)
     try:
         return {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate,
-                "eval": cmd_eval}[args.command](args)
+                "eval": cmd_eval, "study": cmd_study}[args.command](args)
     except IsogenError as e:
         if args.debug:
             traceback.print_exc()
@@ -147,6 +154,17 @@ def cmd_eval(args) -> int:
                           null_draws=args.null_draws, seed=args.seed, device=args.device)
     metrics = evaluate_run(args.run_dir, options)
     print(summary(metrics))
+    return 0
+
+
+def cmd_study(args) -> int:
+    from .report import write_report
+    from .study import load_spec, run_study
+
+    spec = load_spec(args.spec)
+    out = args.out or Path("results") / spec.name
+    folder = write_report(spec, out) if args.report_only else run_study(spec, out, device=args.device)
+    print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
     return 0
 
 

@@ -3,6 +3,8 @@
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -16,7 +18,9 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
-    covmean, _ = linalg.sqrtm(cov1 @ cov2, disp=False)
+    with warnings.catch_warnings():  # a singular product is handled below
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm(cov1 @ cov2)
     if not np.isfinite(covmean).all():  # singular product: regularise as the reference FID code does
         offset = np.eye(len(cov1)) * 1e-6
         covmean = linalg.sqrtm((cov1 + offset) @ (cov2 + offset))

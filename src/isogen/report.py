@@ -1,0 +1,258 @@
+"""The study report: one table per question, pictures side by side, the protocol; Markdown and a
+self-contained HTML page written from the same list of blocks."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .files import read_json, read_jsonl, write_bytes, write_text
+from .study import StudySpec, collect
+
+
+def value(metrics: dict, path: str):
+    node = metrics
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+# (column title, path in metrics.json, digits)
+COLUMNS = {
+    "fid_prior": ("Inception FID, prior", "generation.prior.inception_fid", 1),
+    "fid_matched": ("Inception FID, matched", "generation.matched.inception_fid", 1),
+    "cfid_prior": ("classifier FID, prior", "generation.prior.classifier_fid", 1),
+    "cfid_matched": ("classifier FID, matched", "generation.matched.classifier_fid", 1),
+    "precision": ("precision, prior", "generation.prior.precision", 3),
+    "recall": ("recall, prior", "generation.prior.recall", 3),
+    "confident": ("confident samples, prior", "generation.prior.confident_share", 3),
+    "mse": ("recon MSE", "reconstruction.mse_per_pixel", 4),
+    "bce": ("recon BCE", "reconstruction.bce_per_pixel", 4),
+    "probe": ("linear probe", "representation.linear_probe_accuracy", 4),
+    "knn": ("5-NN", "representation.knn5_accuracy", 4),
+    "mid_fid": ("midpoint classifier FID", "interpolation.lerp.midpoint_classifier_fid", 1),
+    "mid_ifid": ("midpoint Inception FID", "interpolation.lerp.midpoint_inception_fid", 1),
+    "even_lerp": ("evenness lerp (px)", "interpolation.lerp.step_evenness_pixels", 2),
+    "even_slerp": ("evenness slerp (px)", "interpolation.slerp.step_evenness_pixels", 2),
+    "frames": ("confident frames, lerp", "interpolation.lerp.confident_frame_share", 3),
+    "ep": ("EP statistic", "isotropy.ep_statistic", 2),
+    "ep_p": ("EP p-value", "isotropy.ep_p_value", 3),
+    "spread": ("eigenvalue spread", "isotropy.eigenvalue_spread", 1),
+    "rank": ("effective rank", "isotropy.effective_rank", 1),
+    "mrl": ("mean resultant length", "isotropy.mean_resultant_length", 3),
+    "unif": ("uniformity (t=2)", "isotropy.uniformity_t2", 3),
+    "align": ("alignment (a=2)", "isotropy.alignment_a2", 3),
+}
+QUESTIONS = [
+    ("Q1. Do contrastive embeddings become invertible (decodable) when isotropic?",
+     "Reconstruction of held-out digits from frozen codes, next to what the codes know (probes) and how "
+     "many directions they use.", ["mse", "bce", "probe", "knn", "rank"]),
+    ("Q2. Does isotropy improve generative smoothness?",
+     "Samples from the model's prior and paths between test digits (midpoints: lerp and slerp coincide on "
+     "the sphere; evenness 1 = equal steps).",
+     ["fid_prior", "cfid_prior", "precision", "recall", "confident", "mid_fid", "mid_ifid", "even_lerp",
+      "even_slerp", "frames"]),
+    ("Q3. Is the spherical or the Gaussian model better at generating digits?",
+     "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) prior), "
+     "with VAEs as the classical Gaussian reference.", ["fid_prior", "fid_matched", "cfid_prior", "cfid_matched", "mse"]),
+    ("Q4. How does SIGReg compare with the standard uniformity mechanisms?",
+     "Isotropy of the test codes (EP statistic against the exact sphere marginal, p-value from uniform draws "
+     "of the same size), next to generation and representation.",
+     ["ep", "ep_p", "spread", "rank", "mrl", "unif", "align", "fid_prior", "probe"]),
+]
+Q3_ENTRIES = ("sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae", "hs-vae")
+
+
+def fmt(values: list, digits: int) -> str:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def table(rows: list[dict], keys: list[str], labels: list[str] | None = None) -> tuple[list, list]:
+    """Rows of (entry, D) with mean ± std over seeds of each column."""
+    groups: dict = {}
+    for row in rows:
+        if row["group"] == "main" and (labels is None or row["label"] in labels):
+            groups.setdefault((row["label"], row["dim"]), []).append(row["metrics"])
+    header = ["method", "D", "seeds"] + [COLUMNS[k][0] for k in keys]
+    body = [[label, str(dim), str(len(ms))] + [fmt([value(m, COLUMNS[k][1]) for m in ms], COLUMNS[k][2]) for k in keys]
+            for (label, dim), ms in groups.items()]
+    return header, body
+
+
+def write_report(spec: StudySpec, out: Path) -> Path:
+    rows = collect(spec, out)
+    folder = out / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    blocks: list[tuple] = [("h1", f"isogen study: {spec.name}")]
+    if not rows:
+        blocks.append(("p", "No finished runs yet."))
+        return render(blocks, folder)
+    blocks.append(("p", protocol_text(spec, rows)))
+    floor = rows[0]["metrics"].get("floor", {})
+    if floor:
+        blocks.append(("p", f"Floor (real training images vs the test set): Inception FID "
+                            f"{floor.get('inception_fid', float('nan')):.1f} (n={floor.get('inception_fid_n', '—')}), "
+                            f"classifier FID {floor['classifier_fid']:.2f} (n={floor['n']})."))
+    for title, text, keys in QUESTIONS:
+        blocks += [("h2", title), ("p", text),
+                   ("table", *table(rows, keys, list(Q3_ENTRIES) if title.startswith("Q3") else None))]
+    blocks += figures(spec, rows, folder)
+    return render(blocks, folder)
+
+
+def protocol_text(spec: StudySpec, rows: list) -> str:
+    c = rows[0]["metrics"]["protocol"]
+    env = c["environment"]
+    config = read_json(rows[0]["dir"] / "config.json")
+    train_seconds = sum(sum(r["seconds"] for r in read_jsonl(row["dir"] / "log.jsonl")) for row in rows)
+    return (f"Protocol: {len(rows)} runs ({len({r['label'] for r in rows})} methods, D in {spec.dims}, seeds "
+            f"{spec.seeds}); training preset '{spec.preset}' with {spec.overrides}: {config['epochs']} epochs, "
+            f"batch {config['batch_size']}, {config['train_subset'] or 60000} training images, "
+            f"{config['encoder']} encoder (width {config['encoder_width']}), decoder width "
+            f"{config['decoder_width']}, lr {config['lr']}. Evaluation on the {c['test_images']} test images: "
+            f"{c['samples']} samples per sampler for classifier metrics (classifier test accuracy "
+            f"{c['classifier_test_accuracy']:.4f}); Inception FID: {c['inception']}, n={c['inception_fid_n']} "
+            f"(biased upward at small n: compare only at equal n). Hardware: {env['device_name']} "
+            f"({env['device']}, {env['cpu_threads']} threads), torch {env['torch']}; training wall time "
+            f"{train_seconds / 60:.1f} min in all. Numbers are mean ± std over seeds (one value when one seed).")
+
+
+def figures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    blocks: list[tuple] = [("h2", "Pictures")]
+    main = [r for r in rows if r["group"] == "main" and r["dim"] == spec.dims[0] and r["seed"] == spec.seeds[0]]
+
+    cols = 5
+    lines = math.ceil(len(main) / cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(3.2 * cols, 3.4 * lines), dpi=90, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, main):
+        sampler = next(iter(row["metrics"]["generation"]))
+        ax.imshow(mpimg.imread(row["dir"] / "figures" / f"samples-{sampler}.png"))
+        ax.set_title(f"{row['label']} ({sampler})", fontsize=9)
+    fig.tight_layout()
+    save(fig, folder / "samples.png")
+    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}, each method's first sampler."))
+
+    for row in main:
+        shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['label']}.png")
+    blocks += [("img", f"interpolations-{r['label']}.png", f"Interpolations: {r['label']}") for r in main
+               if r["label"] in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae")]
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for row in main:
+        eig = np.array(row["metrics"]["isotropy"]["eigenvalues"])
+        ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), label=row["label"], lw=1.2)
+    ax.axhline(1, color="gray", ls="--", lw=1)
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel("D x eigenvalue of cov(z/|z|)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    save(fig, folder / "spectra.png")
+    blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for row in main:
+        x = value(row["metrics"], COLUMNS["mse"][1])
+        for sampler, marker in (("prior", "o"), ("matched", "s")):
+            y = value(row["metrics"], f"generation.{sampler}.inception_fid")
+            if y is not None:
+                ax.scatter(x, y, marker=marker, color="C0" if sampler == "prior" else "C1")
+                ax.annotate(row["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("reconstruction MSE per pixel")
+    ax.set_ylabel("Inception FID (o prior, s matched)")
+    fig.tight_layout()
+    save(fig, folder / "tradeoff.png")
+    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation trade-off (as seed 002, Fig. 2)."))
+
+    sensitivity = sensitivity_table(spec, rows)
+    if sensitivity:
+        fig, axes = plt.subplots(1, len(sensitivity), figsize=(4 * len(sensitivity), 3.2), dpi=100, squeeze=False)
+        for ax, (key, points) in zip(axes[0], sensitivity.items()):
+            xs = [p[0] for p in points]
+            ax.plot(xs, [p[1] for p in points], "o-", color="C0", label="classifier FID, prior")
+            ax.set_xscale("log")
+            ax.set_xlabel(key)
+            ax.set_ylabel("classifier FID (prior)", color="C0")
+            twin = ax.twinx()
+            twin.plot(xs, [p[2] for p in points], "s--", color="C1")
+            twin.set_ylabel("linear probe", color="C1")
+        fig.tight_layout()
+        save(fig, folder / "sensitivity.png")
+        header = ["parameter", "value", "classifier FID, prior", "linear probe", "EP statistic"]
+        body = [[k, str(x), f"{f:.1f}", f"{p:.4f}", f"{e:.2f}"] for k, pts in sensitivity.items() for x, f, p, e in pts]
+        blocks += [("h2", f"Sensitivity of {spec.main_entry} (D={spec.dims[0]}, seed {spec.seeds[0]})"),
+                   ("table", header, body), ("img", "sensitivity.png", "Sensitivity to lambda, slices and tau.")]
+    return blocks
+
+
+def sensitivity_table(spec: StudySpec, rows: list) -> dict:
+    main = next((r for r in rows if r["group"] == "main" and r["label"] == spec.main_entry
+                 and r["dim"] == spec.dims[0] and r["seed"] == spec.seeds[0]), None)
+    out = {}
+    for key in spec.sensitivity:
+        points = [r for r in rows if r["group"] == f"sensitivity:{key}"] + ([main] if main else [])
+        points = sorted(((float(read_json(r["dir"] / "config.json")[key]), value(r["metrics"], COLUMNS["cfid_prior"][1]),
+                          value(r["metrics"], COLUMNS["probe"][1]), value(r["metrics"], COLUMNS["ep"][1]))
+                         for r in points), key=lambda p: p[0])
+        if len(points) > 1:
+            out[key] = points
+    return out
+
+
+def save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_bytes(path, buffer.getvalue())
+
+
+def render(blocks: list[tuple], folder: Path) -> Path:
+    md, body = [], []
+    for kind, *args in blocks:
+        if kind in ("h1", "h2"):
+            md.append(f"{'#' * int(kind[1])} {args[0]}\n")
+            body.append(f"<{kind}>{html.escape(args[0])}</{kind}>")
+        elif kind == "p":
+            md.append(args[0] + "\n")
+            body.append(f"<p>{html.escape(args[0])}</p>")
+        elif kind == "table":
+            header, rows = args
+            md.append("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+                      + "".join("| " + " | ".join(r) + " |\n" for r in rows))
+            body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+                        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+                        + "</table>")
+        elif kind == "img":
+            name, caption = args
+            md.append(f"![{caption}]({name})\n\n*{caption}*\n")
+            data = base64.b64encode((folder / name).read_bytes()).decode()
+            body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    write_text(folder / "report.md", "\n".join(md))
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "img{max-width:100%}figcaption{font-style:italic;font-size:13px}")
+    write_text(folder / "report.html", f"<!doctype html><meta charset='utf-8'><title>isogen report</title>"
+                                       f"<style>{style}</style>" + "\n".join(body))
+    return folder

@@ -1,0 +1,54 @@
+"""A tiny study end to end: runs, skips finished runs, resumes, writes the report."""
+import json
+
+import pytest
+
+from isogen.errors import IsogenError
+from isogen.study import STUDIES, StudySpec, load_spec, run_study
+
+TINY_EVAL = {"fid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500}
+
+
+def tiny(**changes):
+    spec = dict(name="tiny", preset="smoke", overrides={"epochs": 1, "train_subset": 512},
+                entries=[{"label": "sigreg-sphere", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
+                dims=[8], seeds=[0], sensitivity={"sigreg_weight": [0.1, 0.3]}, eval=TINY_EVAL)
+    return StudySpec(**{**spec, **changes}).validate()
+
+
+def test_presets_validate_and_cover_every_method():
+    from isogen.methods import METHODS
+
+    for name in STUDIES:
+        spec = load_spec(name)
+        assert {e["method"] for e in spec.entries} == set(METHODS)
+    # 10 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
+    assert len(load_spec("study-full").runs()) == 10 * 3 * 3 + 6
+    with pytest.raises(IsogenError, match="unknown method"):
+        tiny(entries=[{"label": "x", "method": "gan"}])
+    with pytest.raises(IsogenError, match="neither a preset"):
+        load_spec("study-huge")
+
+
+def test_tiny_study_runs_skips_and_reports(tmp_path):
+    spec = tiny()
+    names = [r["name"] for r in spec.runs()]
+    assert names == ["sigreg-sphere-d8-s0", "vae-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0"]
+    report = run_study(spec, tmp_path)
+    text = (report / "report.md").read_text()
+    for question in ("Q1.", "Q2.", "Q3.", "Q4.", "Sensitivity"):
+        assert question in text
+    assert "| vae | 8 | 1 |" in text
+    for name in ("samples.png", "spectra.png", "tradeoff.png", "sensitivity.png", "report.html"):
+        assert (report / name).stat().st_size > 1000
+    assert "data:image/png;base64," in (report / "report.html").read_text()
+
+    # a finished study is not recomputed; a run whose metrics vanished is evaluated again
+    before = {n: (tmp_path / "runs" / n / "checkpoint.pt").stat().st_mtime_ns for n in names}
+    (tmp_path / "runs" / "vae-d8-s0" / "metrics.json").unlink()
+    run_study(spec, tmp_path)
+    after = {n: (tmp_path / "runs" / n / "checkpoint.pt").stat().st_mtime_ns for n in names}
+    assert before == after
+    assert json.loads((tmp_path / "runs" / "vae-d8-s0" / "metrics.json").read_text())["generation"]
+    with pytest.raises(IsogenError, match="another study"):
+        run_study(tiny(seeds=[1]), tmp_path)
