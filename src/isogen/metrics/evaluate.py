@@ -46,6 +46,7 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, progre
     config, method, model = load_run(run_dir, device)
     data = load_dataset(config.dataset, config.data_dir or None)
     fid_n = options.fid_samples if options.fid_samples >= 0 else (10000 if device.type == "cuda" else 500)
+    fid_n = min(fid_n, len(data.test_images))  # FID compares equal numbers of generated and test images
     rng = generator(torch.device("cpu"), options.seed, "eval")
     say = print if progress else (lambda *a, **k: None)
 
