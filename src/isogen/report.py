@@ -145,12 +145,13 @@ def figures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     for ax in axes.flat:
         ax.axis("off")
     for ax, row in zip(axes.flat, main):
-        sampler = next(iter(row["metrics"]["generation"]))
+        samplers = row["metrics"]["generation"]
+        sampler = "prior" if "prior" in samplers else sorted(samplers)[-1]  # vmf / gmm when there is no prior
         ax.imshow(mpimg.imread(row["dir"] / "figures" / f"samples-{sampler}.png"))
         ax.set_title(f"{row['label']} ({sampler})", fontsize=9)
     fig.tight_layout()
     save(fig, folder / "samples.png")
-    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}, each method's first sampler."))
+    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}: the prior where the method has one, else its vMF or GMM fit."))
 
     for row in main:
         shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['label']}.png")
