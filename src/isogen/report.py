@@ -53,21 +53,21 @@ COLUMNS = {
 QUESTIONS = [
     ("Q1. Do contrastive embeddings become invertible (decodable) when isotropic?",
      "Reconstruction of held-out digits from frozen codes, next to what the codes know (probes) and how "
-     "many directions they use.", ["mse", "bce", "probe", "knn", "rank"]),
+     "many directions they use.", ["mse", "bce", "probe", "knn", "rank"], None),
     ("Q2. Does isotropy improve generative smoothness?",
      "Samples from the model's prior and paths between test digits (midpoints: lerp and slerp coincide on "
      "the sphere; evenness 1 = equal steps).",
      ["fid_prior", "cfid_prior", "precision", "recall", "confident", "mid_fid", "mid_ifid", "even_lerp",
-      "even_slerp", "frames"]),
+      "even_slerp", "frames"], None),
     ("Q3. Is the spherical or the Gaussian model better at generating digits?",
      "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) prior), "
-     "with VAEs as the classical Gaussian reference.", ["fid_prior", "fid_matched", "cfid_prior", "cfid_matched", "mse"]),
+     "with VAEs as the classical Gaussian reference.", ["fid_prior", "fid_matched", "cfid_prior", "cfid_matched", "mse"],
+     ["sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae", "hs-vae"]),
     ("Q4. How does SIGReg compare with the standard uniformity mechanisms?",
      "Isotropy of the test codes (EP statistic against the exact sphere marginal, p-value from uniform draws "
      "of the same size), next to generation and representation.",
-     ["ep", "ep_p", "spread", "rank", "mrl", "unif", "align", "fid_prior", "probe"]),
+     ["ep", "ep_p", "spread", "rank", "mrl", "unif", "align", "fid_prior", "probe"], None),
 ]
-Q3_ENTRIES = ("sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae", "hs-vae")
 
 
 def fmt(values: list, digits: int) -> str:
@@ -105,9 +105,8 @@ def write_report(spec: StudySpec, out: Path) -> Path:
         blocks.append(("p", f"Floor (real training images vs the test set): Inception FID "
                             f"{floor.get('inception_fid', float('nan')):.1f} (n={floor.get('inception_fid_n', '—')}), "
                             f"classifier FID {floor['classifier_fid']:.2f} (n={floor['n']})."))
-    for title, text, keys in QUESTIONS:
-        blocks += [("h2", title), ("p", text),
-                   ("table", *table(rows, keys, list(Q3_ENTRIES) if title.startswith("Q3") else None))]
+    for title, text, keys, entries in QUESTIONS:  # entries: the rows a question compares (None: all)
+        blocks += [("h2", title), ("p", text), ("table", *table(rows, keys, entries))]
     blocks += figures(spec, rows, folder)
     return render(blocks, folder)
 
@@ -191,6 +190,8 @@ def figures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
             xs = [p[0] for p in points]
             ax.plot(xs, [p[1] for p in points], "o-", color="C0", label="classifier FID, prior")
             ax.set_xscale("log")
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            ax.minorticks_off()
             ax.set_xlabel(key)
             ax.set_ylabel("classifier FID (prior)", color="C0")
             twin = ax.twinx()

@@ -24,18 +24,14 @@ def effective_rank(eigenvalues: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
-def ep_statistic(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64) -> float:
-    """Mean EP statistic of unit codes against the exact sphere marginal, on fresh slices."""
-    reg = SIGReg(z.shape[1], num_slices=num_slices, target="sphere")
-    return float(reg(z.float(), generator))
-
-
 def ep_p_value(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64, null_draws: int = 200) -> tuple[float, float]:
-    """(statistic, p-value): the share of `null_draws` truly uniform sets of the same N and D whose
-    statistic is at least as large, (1 + #{null >= observed}) / (1 + draws)."""
+    """(statistic, p-value) of the mean EP statistic of unit codes against the exact sphere marginal on
+    fresh slices; p is the share of `null_draws` truly uniform sets of the same N and D whose statistic is
+    at least as large, (1 + #{null >= observed}) / (1 + draws)."""
     n, d = z.shape
-    observed = ep_statistic(z, generator, num_slices)
-    null = [ep_statistic(F.normalize(torch.randn(n, d, generator=generator), dim=1), generator, num_slices)
+    statistic = SIGReg(d, num_slices=num_slices, target="sphere")  # its CF table is built once
+    observed = float(statistic(z.float(), generator))
+    null = [float(statistic(F.normalize(torch.randn(n, d, generator=generator), dim=1), generator))
             for _ in range(null_draws)]
     return observed, (1 + sum(v >= observed for v in null)) / (1 + null_draws)
 
