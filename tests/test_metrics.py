@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from scipy import stats
+from scipy import linalg, stats
 
 from isogen.data import as_float
 from isogen.losses import uniformity
-from isogen.metrics.frechet import frechet_between, frechet_distance
+from isogen.metrics.frechet import frechet_between, frechet_distance, trace_sqrt_product
 from isogen.metrics.isotropy import effective_rank, ep_p_value, spectrum, uniform_sphere_uniformity
 from isogen.metrics.prdc import prdc
 
@@ -22,6 +22,23 @@ def test_frechet_closed_forms():
     x = rng.normal(size=(20000, 3))
     assert frechet_between(x, x) == pytest.approx(0, abs=1e-8)
     assert frechet_between(x, rng.normal(size=(20000, 3)) + mu) == pytest.approx(np.sum(mu**2), abs=0.05)
+
+
+def test_trace_sqrt_product_against_closed_forms_and_sqrtm():
+    # 2 x 2: a matrix with positive eigenvalues l1, l2 has tr M^{1/2} = sqrt(l1) + sqrt(l2) = sqrt(tr M + 2 sqrt(det M))
+    a, b = np.array([[2.0, 0.7], [0.7, 1.0]]), np.array([[0.5, -0.2], [-0.2, 3.0]])
+    m = a @ b
+    assert trace_sqrt_product(a, b) == pytest.approx(np.sqrt(np.trace(m) + 2 * np.sqrt(np.linalg.det(m))), rel=1e-12)
+    # commuting rank-deficient pair (the small-sample FID case): sum_i sqrt(d1_i d2_i)
+    d1, d2 = np.array([3.0, 0.0, 2.0, 0.0]), np.array([1.0, 5.0, 8.0, 0.0])
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0]
+    assert trace_sqrt_product(rotation * d1 @ rotation.T, rotation * d2 @ rotation.T) == pytest.approx(
+        np.sqrt(d1 * d2).sum(), rel=1e-7)  # sqrt lifts rounding-level zero eigenvalues to ~1e-8
+    # general full-rank pair: agrees with scipy's general matrix square root
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(300, 40)), rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40))
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(np.trace(linalg.sqrtm(s1 @ s2)).real, rel=1e-9)
 
 
 def test_effective_rank_and_spectrum():
