@@ -14,8 +14,19 @@ from torch import nn
 from .errors import IsogenError
 
 
+def projection_head(in_features: int, hidden: int, out_dim: int) -> list[nn.Module]:
+    """Linear -> BatchNorm -> ReLU -> Linear, SimCLR's projector.
+
+    Why the BatchNorm: without it the head's inputs are all-positive ReLU features that barely differ
+    between images at initialisation, so every code starts at nearly one point (mean cosine 0.995).
+    From there SIGReg's statistic is ~N times its null value and its gradient, ~600x InfoNCE's, sets
+    Adam's step scale for hundreds of steps while the embedding stays anisotropic.
+    """
+    return [nn.Linear(in_features, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out_dim)]
+
+
 class CNNEncoder(nn.Sequential):
-    """Three convolutions (28 -> 14 -> 7 -> 7) and a two-layer head.
+    """Three convolutions (28 -> 14 -> 7 -> 7) and a projection head.
 
     The first convolution already strides: full-resolution feature maps would triple the cost on a CPU.
     """
@@ -27,8 +38,7 @@ class CNNEncoder(nn.Sequential):
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),  # 7x7
             nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(4 * w * 7 * 7, 8 * w), nn.ReLU(),
-            nn.Linear(8 * w, out_dim),
+            *projection_head(4 * w * 7 * 7, 8 * w, out_dim),
         )
 
 
@@ -48,7 +58,7 @@ class ResidualBlock(nn.Module):
 
 
 class ResNetEncoder(nn.Sequential):
-    """A small ResNet: stem, three stages of two residual blocks (28 -> 14 -> 7), mean pool."""
+    """A small ResNet: stem, three stages of two residual blocks (28 -> 14 -> 7), mean pool, projection head."""
 
     def __init__(self, out_dim: int, width: int = 32):
         w = width
@@ -58,7 +68,7 @@ class ResNetEncoder(nn.Sequential):
             ResidualBlock(w, 2 * w, 2), ResidualBlock(2 * w, 2 * w, 1),
             ResidualBlock(2 * w, 4 * w, 2), ResidualBlock(4 * w, 4 * w, 1),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Linear(4 * w, out_dim),
+            *projection_head(4 * w, 8 * w, out_dim),
         )
 
 
