@@ -13,7 +13,9 @@ import torch
 from isogen.files import read_jsonl
 from isogen.runs import load_checkpoint
 
-ARGS = ["--preset", "smoke", "--no-progress", "epochs=5", "train_subset=768"]
+# Enough epochs that two in-step kills (each up to ~1.5 s after an epoch ends, ~0.5 s per epoch) cannot
+# finish the run before the last in-write kill.
+ARGS = ["--preset", "smoke", "--no-progress", "epochs=12", "train_subset=768"]
 TIMING = {"seconds", "images_per_s"}
 
 
