@@ -145,7 +145,7 @@ def figures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
         ax.axis("off")
     for ax, row in zip(axes.flat, main):
         samplers = row["metrics"]["generation"]
-        sampler = "prior" if "prior" in samplers else sorted(samplers)[-1]  # vmf / gmm when there is no prior
+        sampler = next((name for name in ("prior", "vmf", "gmm") if name in samplers), "matched")
         ax.imshow(mpimg.imread(row["dir"] / "figures" / f"samples-{sampler}.png"))
         ax.set_title(f"{row['label']} ({sampler})", fontsize=9)
     fig.tight_layout()
