@@ -24,6 +24,10 @@ def test_presets_validate_and_cover_every_method():
         assert {e["method"] for e in spec.entries} == set(METHODS)
     # 10 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
     assert len(load_spec("study-full").runs()) == 10 * 3 * 3 + 6
+    # study-small-seeds reuses study-small's seed-0 runs: same names, same configs
+    small = {r["name"]: r for r in load_spec("study-small").runs()}
+    seeds = load_spec("study-small-seeds").runs()
+    assert len(seeds) == 10 * 3 and all(small[r["name"]] == r for r in seeds if r["seed"] == 0)
     with pytest.raises(IsogenError, match="unknown method"):
         tiny(entries=[{"label": "x", "method": "gan"}])
     with pytest.raises(IsogenError, match="neither a preset"):

@@ -89,11 +89,19 @@ class StudySpec:
                 "group": group, "overrides": {k: str(v) for k, v in overrides.items()}}
 
 
+def _small(name: str, **fields) -> StudySpec:
+    """The CPU protocol: D=32, a sixth of MNIST for 4 epochs, Inception FID at n=200."""
+    return StudySpec(name=name, preset="quick", overrides={"train_subset": 10000, "epochs": 4, "warmup_steps": 20},
+                     eval={"fid_samples": 200, "samples": 2000, "pairs": 200, "null_draws": 50, "probe_train": 5000},
+                     **fields)
+
+
 STUDIES = {
-    # CPU, under an hour on 2 cores: one seed, D=32, a sixth of MNIST for 4 epochs, Inception FID at n=200.
-    "study-small": StudySpec(
-        name="study-small", preset="quick", overrides={"train_subset": 10000, "epochs": 4, "warmup_steps": 20},
-        eval={"fid_samples": 200, "samples": 2000, "pairs": 200, "null_draws": 50, "probe_train": 5000}),
+    # CPU, under an hour on 2 cores: one seed plus the sensitivity grid.
+    "study-small": _small("study-small"),
+    # The same runs over seeds 0-2 without the sensitivity grid, for error bars (~1.5 h on 2 cores; its
+    # seed-0 runs are study-small's, so copying those run folders in skips them).
+    "study-small-seeds": _small("study-small-seeds", seeds=[0, 1, 2], sensitivity={}),
     # One GPU: the whole grid, 3 seeds, full data, 10k-sample Inception FID.
     "study-full": StudySpec(name="study-full", preset="full", dims=[32, 64, 128], seeds=[0, 1, 2]),
 }
