@@ -170,18 +170,24 @@ def figures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for row in main:
-        x = value(row["metrics"], COLUMNS["mse"][1])
+    for row in main:  # one point per method: mean over seeds, bars = std (none with one seed)
+        seeds = [r["metrics"] for r in rows if r["group"] == "main" and r["dim"] == row["dim"]
+                 and r["label"] == row["label"]]
+        xs = [value(m, COLUMNS["mse"][1]) for m in seeds]
         for sampler, marker in (("prior", "o"), ("matched", "s")):
-            y = value(row["metrics"], f"generation.{sampler}.inception_fid")
-            if y is not None:
-                ax.scatter(x, y, marker=marker, color="C0" if sampler == "prior" else "C1")
+            ys = [value(m, f"generation.{sampler}.inception_fid") for m in seeds]
+            if None not in ys:
+                x, y = np.mean(xs), np.mean(ys)
+                spread = (np.std(xs, ddof=1), np.std(ys, ddof=1)) if len(seeds) > 1 else (None, None)
+                ax.errorbar(x, y, xerr=spread[0], yerr=spread[1], fmt=marker, ms=5, lw=0.8, capsize=2,
+                            color="C0" if sampler == "prior" else "C1")
                 ax.annotate(row["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("reconstruction MSE per pixel")
     ax.set_ylabel("Inception FID (o prior, s matched)")
     fig.tight_layout()
     save(fig, folder / "tradeoff.png")
-    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation trade-off (as seed 002, Fig. 2)."))
+    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation trade-off (as seed 002, Fig. 2); "
+                                          f"mean ± std over seeds {spec.seeds}."))
 
     sensitivity = sensitivity_table(spec, rows)
     if sensitivity:
