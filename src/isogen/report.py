@@ -186,8 +186,8 @@ def figures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     ax.set_ylabel("Inception FID (o prior, s matched)")
     fig.tight_layout()
     save(fig, folder / "tradeoff.png")
-    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation trade-off (as seed 002, Fig. 2); "
-                                          f"mean ± std over seeds {spec.seeds}."))
+    over = f"mean ± std over seeds {spec.seeds}" if len(spec.seeds) > 1 else f"seed {spec.seeds[0]}"
+    blocks.append(("img", "tradeoff.png", f"Reconstruction vs generation trade-off (as seed 002, Fig. 2); {over}."))
 
     sensitivity = sensitivity_table(spec, rows)
     if sensitivity:
