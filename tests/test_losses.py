@@ -6,6 +6,7 @@ import pytest
 import torch
 from scipy import special, stats
 
+from isogen.geometry import EUCLIDEAN, SPHERE
 from isogen.losses import (
     SIGReg,
     alignment,
@@ -134,7 +135,7 @@ def test_uniform_sphere_is_null_under_sphere_target_but_biased_under_gauss_targe
 def test_collapse_and_anisotropy_give_large_statistics():
     g = torch.Generator().manual_seed(2)
     d, n = 16, 512
-    reg = SIGReg(d, num_slices=128, target="sphere")
+    reg = SIGReg(SPHERE, d, num_slices=128, target="sphere")
     uniform = reg(uniform_sphere(n, d, g).float(), g).item()
     collapsed = reg(torch.ones(n, d) + 0.01 * torch.randn(n, d, generator=g), g).item()
     stretched = torch.randn(n, d, generator=g) * torch.linspace(0.1, 3, d)
@@ -146,13 +147,13 @@ def test_collapse_and_anisotropy_give_large_statistics():
 
 def test_euclidean_sigreg_tests_raw_gaussianity():
     g = torch.Generator().manual_seed(3)
-    reg = SIGReg(8, num_slices=256, on_sphere=False)
+    reg = SIGReg(EUCLIDEAN, 8, num_slices=256)
     assert reg(torch.randn(1024, 8, generator=g), g).item() < 2
     assert reg(2 * torch.randn(1024, 8, generator=g), g).item() > 20  # wrong scale
 
 
 def test_sigreg_slices_are_fresh_yet_reproducible():
-    reg = SIGReg(8, num_slices=4)
+    reg = SIGReg(SPHERE, 8, num_slices=4)
     h = torch.randn(64, 8)
     a = reg(h, torch.Generator().manual_seed(5))
     assert a == reg(h, torch.Generator().manual_seed(5))
@@ -162,7 +163,7 @@ def test_sigreg_slices_are_fresh_yet_reproducible():
 
 @pytest.mark.parametrize("autocast", [False, True])
 def test_sigreg_gradients_are_finite(autocast):
-    reg = SIGReg(32, num_slices=64, target="sphere")
+    reg = SIGReg(SPHERE, 32, num_slices=64, target="sphere")
     layer = torch.nn.Linear(16, 32)
     x = torch.randn(256, 16)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
@@ -174,9 +175,9 @@ def test_sigreg_gradients_are_finite(autocast):
 
 def test_sigreg_rejects_bad_arguments():
     with pytest.raises(ValueError, match="target"):
-        SIGReg(8, target="cauchy")
-    with pytest.raises(ValueError, match="on_sphere"):
-        SIGReg(8, target="sphere", on_sphere=False)
+        SIGReg(SPHERE, 8, target="cauchy")
+    with pytest.raises(ValueError, match="projected uniform sphere"):
+        SIGReg(EUCLIDEAN, 8, target="sphere")
 
 
 # ---------------------------------------------------------------- Wang-Isola, VAE, BCE

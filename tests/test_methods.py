@@ -6,6 +6,7 @@ import torch
 
 from isogen.config import make_config
 from isogen.errors import IsogenError
+from isogen.geometry import EUCLIDEAN, SPHERE
 from isogen.methods import METHODS, Contrastive, make_method
 
 
@@ -20,7 +21,7 @@ def test_every_method_returns_finite_named_terms_and_trains_both_networks(name):
     config, method, model = build(name)
     x = torch.rand(16, 1, 28, 28)
     terms = method.loss(model, x, torch.Generator().manual_seed(0))
-    assert "recon_bce" in terms
+    assert set(model.decoder.loss(torch.zeros(1, config.embed_dim), x[:1])) <= set(terms)  # the decoder's terms
     for term, value in terms.items():
         assert value.shape == () and math.isfinite(value.item()), term
     method.total(terms).backward()
@@ -28,8 +29,8 @@ def test_every_method_returns_finite_named_terms_and_trains_both_networks(name):
         grads = [p.grad for p in part.parameters()]
         assert all(g is not None and torch.isfinite(g).all() for g in grads)
         assert sum(g.abs().sum() for g in grads) > 0
-    assert set(method.sampler_names) <= {"prior", "matched", "vmf", "gmm"}
-    assert len(method.samplers()) == len(method.sampler_names)
+    samplers = method.samplers()
+    assert list(samplers) == method.sampler_names and all(s.geometry is method.geometry for s in samplers.values())
 
 
 @pytest.mark.parametrize("name", [n for n, m in METHODS.items() if issubclass(m, Contrastive)])
@@ -51,8 +52,20 @@ def test_weights_scale_terms_into_the_total():
 
 
 def test_latent_geometry_per_method():
-    assert METHODS["sigreg-sphere"].latent == "sphere" and METHODS["infonce"].latent == "sphere"
-    assert METHODS["sigreg-gauss"].latent == "euclidean" and METHODS["vae"].posterior
+    assert METHODS["sigreg-sphere"].geometry is SPHERE and METHODS["infonce"].geometry is SPHERE
+    assert METHODS["sigreg-gauss"].geometry is EUCLIDEAN and METHODS["vae"].posterior
+    assert METHODS["hs-vae"].geometry is SPHERE and METHODS["hs-vae"].posterior
+    _, sigreg_gauss, _ = build("sigreg-gauss", sigreg_target="sphere")  # R^D codes are always tested against N(0,1)
+    assert sigreg_gauss.sigreg.geometry is EUCLIDEAN and sigreg_gauss.sigreg_target() == "gauss"
+
+
+def test_samplers_come_from_the_config_or_the_method():
+    _, method, _ = build("sigreg-sphere")
+    assert method.sampler_names == ["prior", "matched"]
+    _, method, _ = build("infonce", samplers="gmm,vmf,prior")
+    assert list(method.samplers()) == ["gmm", "vmf", "prior"]
+    with pytest.raises(IsogenError, match="sampler 'vmf' draws on sphere"):
+        build("vae", samplers="vmf")
 
 
 def test_unknown_method_lists_the_valid_ones():

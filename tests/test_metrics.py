@@ -106,7 +106,7 @@ def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
     run = tmp_path / "run"
     train(make_config("smoke", {"epochs": "1"}), run, progress=False, data=mnist, pictures=False)
     metrics = evaluate_run(run, EvalOptions(fid_samples=0, samples=300, pairs=40, null_draws=10, probe_train=1000),
-                           progress=False)
+                           data=mnist, progress=False)
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     assert set(metrics) == {"isotropy", "representation", "reconstruction", "generation", "interpolation", "floor",
                             "protocol"}

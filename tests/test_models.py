@@ -1,33 +1,66 @@
+"""Contract tests over every encoder and decoder of the registries."""
 import pytest
 import torch
 
+from isogen.config import make_config
 from isogen.data import as_float
 from isogen.errors import IsogenError
-from isogen.models import ENCODERS, LatentModel, parameter_counts
+from isogen.geometry import EUCLIDEAN, SPHERE
+from isogen.models import DECODERS, ENCODERS, build_model
+
+
+def config(**overrides):
+    return make_config("smoke", {k: str(v) for k, v in overrides.items()})
 
 
 @pytest.mark.parametrize("encoder", list(ENCODERS))
 @pytest.mark.parametrize("dim", [3, 32])
-@pytest.mark.parametrize("latent, posterior", [("sphere", False), ("euclidean", False), ("euclidean", True)])
-def test_shapes_and_code_geometry(encoder, dim, latent, posterior):
-    model = LatentModel(encoder, dim, latent, posterior, encoder_width=8, decoder_width=16)
+@pytest.mark.parametrize("geometry, posterior", [(SPHERE, False), (EUCLIDEAN, False), (EUCLIDEAN, True)])
+def test_every_encoder_gives_codes_of_its_geometry(encoder, dim, geometry, posterior):
+    model = build_model(config(encoder=encoder, embed_dim=dim, encoder_width=8), geometry, posterior)
     x = torch.rand(5, 1, 28, 28)
     h = model.features(x)
     assert h.shape == (5, 2 * dim if posterior else dim)
     z = model.encode(x)
     assert z.shape == (5, dim)
-    if latent == "sphere":
+    if geometry is SPHERE:
         assert torch.allclose(z.norm(dim=1), torch.ones(5), atol=1e-6)
     if posterior:
         assert torch.equal(z, h[:, :dim])  # encode is the posterior mean, never a random draw
-    assert model.decode(z).shape == (5, 1, 28, 28)
-    counts = parameter_counts(model)
+    counts = model.parameter_counts()
     assert counts["encoder"] > 0 and counts["decoder"] > 0
 
 
-def test_unknown_encoder_lists_the_valid_ones():
-    with pytest.raises(IsogenError, match="valid encoders: cnn, resnet"):
-        LatentModel("vit", 8, "sphere", False, 8, 16)
+@pytest.mark.parametrize("name", list(DECODERS))
+def test_every_decoder_trains_by_its_loss_and_generates_images(name):
+    decoder = DECODERS[name].from_config(config(decoder=name, embed_dim=8))
+    z, x = torch.randn(6, 8), torch.rand(6, 1, 28, 28)
+    terms = decoder.loss(z, x)
+    assert terms and all(value.shape == () and torch.isfinite(value) for value in terms.values())
+    sum(terms.values()).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in decoder.parameters())
+    with torch.no_grad():
+        a = decoder.generate(z, torch.Generator().manual_seed(0))
+        b = decoder.generate(z, torch.Generator().manual_seed(1))
+    assert a.shape == (6, 1, 28, 28) and a.min() >= 0 and a.max() <= 1
+    # a deterministic decoder returns its mean whatever the generator; a stochastic one draws
+    assert torch.equal(a, b) != decoder.stochastic
+
+
+def test_deconv_decoder_is_the_bernoulli_mean_and_likelihood():
+    decoder = DECODERS["deconv"](8, 16)
+    z, x = torch.randn(4, 8), torch.rand(4, 1, 28, 28)
+    logits = decoder(z)
+    p = torch.sigmoid(logits)
+    nll = -(x * p.log() + (1 - x) * (1 - p).log()).sum((1, 2, 3)).mean()
+    assert decoder.loss(z, x)["recon_bce"].item() == pytest.approx(nll.item(), rel=1e-4)
+    assert torch.allclose(decoder.generate(z), p)
+
+
+@pytest.mark.parametrize("key, name, valid", [("encoder", "vit", "cnn, resnet"), ("decoder", "pixelcnn", "deconv")])
+def test_unknown_network_names_list_the_valid_ones(key, name, valid):
+    with pytest.raises(IsogenError, match=f"valid {key}s: {valid}"):
+        build_model(config(**{key: name}), SPHERE, False)
 
 
 @pytest.mark.parametrize("encoder", list(ENCODERS))
@@ -35,7 +68,7 @@ def test_fresh_encoder_codes_are_not_collapsed(encoder, mnist):
     """The projection head's BatchNorm spreads the codes of an untrained network (without it the
     CNN's codes of different digits had mean cosine 0.995, and SIGReg's gradient swamped InfoNCE's)."""
     torch.manual_seed(0)
-    model = LatentModel(encoder, 32, "sphere", False, encoder_width=32, decoder_width=16)
+    model = build_model(config(encoder=encoder, embed_dim=32, encoder_width=32), SPHERE, False)
     z = model.encode(as_float(mnist.train_images[:256]))  # training mode: batch statistics, as in a step
     off_diagonal = (z @ z.T)[~torch.eye(len(z), dtype=torch.bool)]
     assert off_diagonal.mean() < 0.6

@@ -4,16 +4,17 @@ import json
 import pytest
 
 from isogen.errors import IsogenError
+from isogen.report import write_report
 from isogen.study import STUDIES, StudySpec, load_spec, run_study
 
 TINY_EVAL = {"fid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500}
 
 
 def tiny(**changes):
-    spec = dict(name="tiny", preset="smoke", overrides={"epochs": 1, "train_subset": 512},
-                entries=[{"label": "sigreg-sphere", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
-                dims=[8], seeds=[0], sensitivity={"sigreg_weight": [0.1, 0.3]}, eval=TINY_EVAL)
-    return StudySpec(**{**spec, **changes}).validate()
+    spec = {"name": "tiny", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512},
+            "entries": [{"label": "sigreg-sphere", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
+            "dims": [8], "seeds": [0], "sensitivity": {"sigreg_weight": [0.1, 0.3]}, "eval": TINY_EVAL}
+    return StudySpec.from_dict({**spec, **changes}, "tiny").validate()
 
 
 def test_presets_validate_and_cover_every_method():
@@ -21,7 +22,7 @@ def test_presets_validate_and_cover_every_method():
 
     for name in STUDIES:
         spec = load_spec(name)
-        assert {e["method"] for e in spec.entries} == set(METHODS)
+        assert {e.method for e in spec.entries} == set(METHODS)
     # 10 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
     assert len(load_spec("study-full").runs()) == 10 * 3 * 3 + 6
     # study-small-seeds reuses study-small's seed-0 runs: same names, same configs
@@ -38,7 +39,8 @@ def test_tiny_study_runs_skips_and_reports(tmp_path):
     spec = tiny()
     names = [r["name"] for r in spec.runs()]
     assert names == ["sigreg-sphere-d8-s0", "vae-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0"]
-    report = run_study(spec, tmp_path)
+    run_study(spec, tmp_path)
+    report = write_report(spec, tmp_path)
     text = (report / "report.md").read_text()
     for question in ("Q1.", "Q2.", "Q3.", "Q4.", "Sensitivity"):
         assert question in text

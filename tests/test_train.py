@@ -99,3 +99,25 @@ def test_non_finite_loss_stops_with_the_term_and_keeps_the_checkpoint(tmp_path, 
     with pytest.raises(train_module.NonFiniteLoss, match=r"term 'infonce' = nan at step 10 \(epoch 2\).*epoch 1"):
         train(smoke(epochs=3), run, progress=False, data=mnist)
     assert load_checkpoint(run)["epoch"] == 1
+
+
+def test_samplers_are_fitted_once_saved_and_loaded_by_later_commands(tmp_path, mnist, monkeypatch):
+    import isogen.sample as sample_module
+    from isogen.sample import fit_samplers, run_samplers
+
+    run = tmp_path / "run"
+    train(smoke(epochs=1, method="ae-gmm", gmm_components=3), run, progress=False, data=mnist, pictures=False)
+    saved = torch.load(run / "samplers.pt", weights_only=True)
+    assert set(saved) == {"matched", "gmm"} and saved["gmm"]["means"].shape == (3, 16)
+
+    config, method, model = load_run(run)
+    refit = fit_samplers(method, model, mnist.training_split(config.train_subset)[0])
+
+    def no_refit(*args):
+        raise AssertionError("the saved samplers should have been loaded")
+
+    monkeypatch.setattr(sample_module, "fit_samplers", no_refit)
+    loaded = run_samplers(run, method, model, mnist)
+    for name in ("matched", "gmm"):
+        draw = lambda s: s.sample(20, torch.Generator().manual_seed(1))  # noqa: E731
+        assert torch.equal(draw(loaded[name]), draw(refit[name])), name  # saved = fitted on the same codes

@@ -10,6 +10,7 @@ import types
 import typing
 from dataclasses import dataclass, fields
 
+from .augment import AffineRanges
 from .errors import IsogenError
 
 
@@ -18,6 +19,7 @@ class Config:
     # what is trained
     method: str = "sigreg-sphere"  # a name in isogen.methods.METHODS
     encoder: str = "cnn"  # a name in isogen.models.ENCODERS
+    decoder: str = "deconv"  # a name in isogen.models.DECODERS
     embed_dim: int = 64  # D, the latent dimension
     # data
     dataset: str = "mnist"  # mnist | fashion-mnist
@@ -57,7 +59,10 @@ class Config:
     hs_mean_cos: float = 1.0  # prior on the batch mean of cos(phi_k) of the posterior means (seed 002: 1)
     hs_std_cos: float = 0.1  # prior on their batch standard deviation (our choice)
     hs_anneal_epochs: int = 10
+    # code samplers (isogen.samplers.SAMPLERS), fitted to the training codes after training
+    samplers: str = ""  # comma-separated names; "" = the method's own (its prior, if any, first)
     gmm_components: int = 10
+    sampler_fit_steps: int = 200  # the most optimisation steps a fitted sampler may take (GMM: EM iterations)
     # network widths (channels of the first layer; later layers double it)
     encoder_width: int = 32
     decoder_width: int = 64
@@ -91,6 +96,9 @@ class Config:
         need(-1 <= self.hs_mean_cos <= 1, f"hs_mean_cos={self.hs_mean_cos}", "use a cosine in [-1, 1]")
         need(self.hs_std_cos >= 0, f"hs_std_cos={self.hs_std_cos}", "use hs_std_cos >= 0")
         need(self.hs_anneal_epochs >= 1, f"hs_anneal_epochs={self.hs_anneal_epochs}", "use hs_anneal_epochs >= 1")
+        need(self.sampler_fit_steps >= 1, f"sampler_fit_steps={self.sampler_fit_steps}", "use sampler_fit_steps >= 1")
+        need(all(self.sampler_names()), f"samplers={self.samplers!r}",
+             "use comma-separated sampler names, e.g. samplers=prior,matched")
         need(self.gmm_components >= 1, f"gmm_components={self.gmm_components}", "use gmm_components >= 1")
         need(self.encoder_width >= 4, f"encoder_width={self.encoder_width}", "use encoder_width >= 4")
         need(self.decoder_width >= 8, f"decoder_width={self.decoder_width}", "use decoder_width >= 8")
@@ -100,6 +108,14 @@ class Config:
         need(self.precision in ("bf16", "fp32"), f"precision={self.precision!r}", "use 'bf16' or 'fp32'")
         need(self.dataset in DATASETS, f"dataset={self.dataset!r}", f"use one of {', '.join(DATASETS)}")
         return self
+
+    def sampler_names(self) -> list[str]:
+        """The names in `samplers` (empty: the method decides)."""
+        return [name.strip() for name in self.samplers.split(",")] if self.samplers else []
+
+    def affine_ranges(self) -> AffineRanges:
+        """The ranges of the random affine views (contrastive training, and alignment in evaluation)."""
+        return AffineRanges(self.rotation_deg, self.translate_px, self.scale_frac, self.shear_deg)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -35,6 +35,14 @@ class Dataset:
     test_labels: torch.Tensor  # (10000,) int64
     source: str
 
+    def training_split(self, subset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first `subset` training images and labels (0: all of them), as a run trains on them."""
+        n = subset or len(self.train_images)
+        if n > len(self.train_images):
+            raise IsogenError(f"bad config value: train_subset={n} exceeds the {len(self.train_images)} "
+                              "training images; use a smaller train_subset or 0 for all")
+        return self.train_images[:n], self.train_labels[:n]
+
 
 # Known facts used to verify every load.
 TEST_CLASS_COUNTS = {

@@ -4,52 +4,17 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .files import read_json, read_jsonl, write_bytes, write_text
+from . import figures
+from .files import read_json, read_jsonl, write_text
+from .metrics.schema import COLUMNS, value
 from .study import StudySpec, collect
 
-
-def value(metrics: dict, path: str):
-    node = metrics
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
-# (column title, path in metrics.json, digits)
-COLUMNS = {
-    "fid_prior": ("Inception FID, prior", "generation.prior.inception_fid", 1),
-    "fid_matched": ("Inception FID, matched", "generation.matched.inception_fid", 1),
-    "cfid_prior": ("classifier FID, prior", "generation.prior.classifier_fid", 1),
-    "cfid_matched": ("classifier FID, matched", "generation.matched.classifier_fid", 1),
-    "precision": ("precision, prior", "generation.prior.precision", 3),
-    "recall": ("recall, prior", "generation.prior.recall", 3),
-    "confident": ("confident samples, prior", "generation.prior.confident_share", 3),
-    "mse": ("recon MSE", "reconstruction.mse_per_pixel", 4),
-    "bce": ("recon BCE", "reconstruction.bce_per_pixel", 4),
-    "probe": ("linear probe", "representation.linear_probe_accuracy", 4),
-    "knn": ("5-NN", "representation.knn5_accuracy", 4),
-    "mid_fid": ("midpoint classifier FID", "interpolation.lerp.midpoint_classifier_fid", 1),
-    "mid_ifid": ("midpoint Inception FID", "interpolation.lerp.midpoint_inception_fid", 1),
-    "even_lerp": ("evenness lerp (px)", "interpolation.lerp.step_evenness_pixels", 2),
-    "even_slerp": ("evenness slerp (px)", "interpolation.slerp.step_evenness_pixels", 2),
-    "frames": ("confident frames, lerp", "interpolation.lerp.confident_frame_share", 3),
-    "ep": ("EP statistic", "isotropy.ep_statistic", 2),
-    "ep_p": ("EP p-value", "isotropy.ep_p_value", 3),
-    "spread": ("eigenvalue spread", "isotropy.eigenvalue_spread", 1),
-    "rank": ("effective rank", "isotropy.effective_rank", 1),
-    "mrl": ("mean resultant length", "isotropy.mean_resultant_length", 3),
-    "unif": ("uniformity (t=2)", "isotropy.uniformity_t2", 3),
-    "align": ("alignment (a=2)", "isotropy.alignment_a2", 3),
-}
 QUESTIONS = [
     ("Q1. Do contrastive embeddings become invertible (decodable) when isotropic?",
      "Reconstruction of held-out digits from frozen codes, next to what the codes know (probes) and how "
@@ -61,7 +26,8 @@ QUESTIONS = [
       "even_slerp", "frames"], None),
     ("Q3. Is the spherical or the Gaussian model better at generating digits?",
      "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) prior), "
-     "with VAEs as the classical Gaussian reference.", ["fid_prior", "fid_matched", "cfid_prior", "cfid_matched", "mse"],
+     "with VAEs as the classical Gaussian reference.",
+     ["fid_prior", "fid_matched", "cfid_prior", "cfid_matched", "mse"],
      ["sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae", "hs-vae"]),
     ("Q4. How does SIGReg compare with the standard uniformity mechanisms?",
      "Isotropy of the test codes (EP statistic against the exact sphere marginal, p-value from uniform draws "
@@ -85,8 +51,9 @@ def table(rows: list[dict], keys: list[str], labels: list[str] | None = None) ->
     for row in rows:
         if row["group"] == "main" and (labels is None or row["label"] in labels):
             groups.setdefault((row["label"], row["dim"]), []).append(row["metrics"])
-    header = ["method", "D", "seeds"] + [COLUMNS[k][0] for k in keys]
-    body = [[label, str(dim), str(len(ms))] + [fmt([value(m, COLUMNS[k][1]) for m in ms], COLUMNS[k][2]) for k in keys]
+    header = ["method", "D", "seeds"] + [COLUMNS[k].title for k in keys]
+    body = [[label, str(dim), str(len(ms))]
+            + [fmt([value(m, COLUMNS[k].path) for m in ms], COLUMNS[k].digits) for k in keys]
             for (label, dim), ms in groups.items()]
     return header, body
 
@@ -107,7 +74,7 @@ def write_report(spec: StudySpec, out: Path) -> Path:
                             f"classifier FID {floor['classifier_fid']:.2f} (n={floor['n']})."))
     for title, text, keys, entries in QUESTIONS:  # entries: the rows a question compares (None: all)
         blocks += [("h2", title), ("p", text), ("table", *table(rows, keys, entries))]
-    blocks += figures(spec, rows, folder)
+    blocks += pictures(spec, rows, folder)
     return render(blocks, folder)
 
 
@@ -128,83 +95,46 @@ def protocol_text(spec: StudySpec, rows: list) -> str:
             f"{train_seconds / 60:.1f} min in all. Numbers are mean ± std over seeds (one value when one seed).")
 
 
-def figures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.image as mpimg
-    import matplotlib.pyplot as plt
-
+def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     blocks: list[tuple] = [("h2", "Pictures")]
     main = [r for r in rows if r["group"] == "main" and r["dim"] == spec.dims[0] and r["seed"] == spec.seeds[0]]
 
-    cols = 5
-    lines = math.ceil(len(main) / cols)
-    fig, axes = plt.subplots(lines, cols, figsize=(3.2 * cols, 3.4 * lines), dpi=90, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, row in zip(axes.flat, main):
+    grids = []
+    for row in main:  # the prior where the method has one, else its vMF or GMM fit
         samplers = row["metrics"]["generation"]
         sampler = next((name for name in ("prior", "vmf", "gmm") if name in samplers), "matched")
-        ax.imshow(mpimg.imread(row["dir"] / "figures" / f"samples-{sampler}.png"))
-        ax.set_title(f"{row['label']} ({sampler})", fontsize=9)
-    fig.tight_layout()
-    save(fig, folder / "samples.png")
-    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}: the prior where the method has one, else its vMF or GMM fit."))
+        grids.append((row["dir"] / "figures" / f"samples-{sampler}.png", f"{row['label']} ({sampler})"))
+    figures.picture_mosaic(folder / "samples.png", grids)
+    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}: the prior where the method has one, "
+                                         "else its vMF or GMM fit."))
 
     for row in main:
         shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['label']}.png")
     blocks += [("img", f"interpolations-{r['label']}.png", f"Interpolations: {r['label']}") for r in main
                if r["label"] in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae")]
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for row in main:
-        eig = np.array(row["metrics"]["isotropy"]["eigenvalues"])
-        ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), label=row["label"], lw=1.2)
-    ax.axhline(1, color="gray", ls="--", lw=1)
-    ax.set_xlabel("eigenvalue index")
-    ax.set_ylabel("D x eigenvalue of cov(z/|z|)")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    save(fig, folder / "spectra.png")
+    figures.spectra(folder / "spectra.png", {r["label"]: r["metrics"]["isotropy"]["eigenvalues"] for r in main})
     blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    points = []
     for row in main:  # one point per method: mean over seeds, bars = std (none with one seed)
         seeds = [r["metrics"] for r in rows if r["group"] == "main" and r["dim"] == row["dim"]
                  and r["label"] == row["label"]]
-        xs = [value(m, COLUMNS["mse"][1]) for m in seeds]
-        for sampler, marker in (("prior", "o"), ("matched", "s")):
+        xs = [value(m, COLUMNS["mse"].path) for m in seeds]
+        for sampler in ("prior", "matched"):
             ys = [value(m, f"generation.{sampler}.inception_fid") for m in seeds]
             if None not in ys:
-                x, y = np.mean(xs), np.mean(ys)
-                spread = (np.std(xs, ddof=1), np.std(ys, ddof=1)) if len(seeds) > 1 else (None, None)
-                ax.errorbar(x, y, xerr=spread[0], yerr=spread[1], fmt=marker, ms=5, lw=0.8, capsize=2,
-                            color="C0" if sampler == "prior" else "C1")
-                ax.annotate(row["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("reconstruction MSE per pixel")
-    ax.set_ylabel("Inception FID (o prior, s matched)")
-    fig.tight_layout()
-    save(fig, folder / "tradeoff.png")
+                bars = len(seeds) > 1
+                points.append({"label": row["label"], "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
+                               "xerr": np.std(xs, ddof=1) if bars else None,
+                               "yerr": np.std(ys, ddof=1) if bars else None})
+    figures.tradeoff(folder / "tradeoff.png", points)
     over = f"mean ± std over seeds {spec.seeds}" if len(spec.seeds) > 1 else f"seed {spec.seeds[0]}"
     blocks.append(("img", "tradeoff.png", f"Reconstruction vs generation trade-off (as seed 002, Fig. 2); {over}."))
 
     sensitivity = sensitivity_table(spec, rows)
     if sensitivity:
-        fig, axes = plt.subplots(1, len(sensitivity), figsize=(4 * len(sensitivity), 3.2), dpi=100, squeeze=False)
-        for ax, (key, points) in zip(axes[0], sensitivity.items()):
-            xs = [p[0] for p in points]
-            ax.plot(xs, [p[1] for p in points], "o-", color="C0", label="classifier FID, prior")
-            ax.set_xscale("log")
-            ax.set_xticks(xs, [f"{x:g}" for x in xs])
-            ax.minorticks_off()
-            ax.set_xlabel(key)
-            ax.set_ylabel("classifier FID (prior)", color="C0")
-            twin = ax.twinx()
-            twin.plot(xs, [p[2] for p in points], "s--", color="C1")
-            twin.set_ylabel("linear probe", color="C1")
-        fig.tight_layout()
-        save(fig, folder / "sensitivity.png")
+        figures.sensitivity(folder / "sensitivity.png", sensitivity)
         header = ["parameter", "value", "classifier FID, prior", "linear probe", "EP statistic"]
         body = [[k, str(x), f"{f:.1f}", f"{p:.4f}", f"{e:.2f}"] for k, pts in sensitivity.items() for x, f, p, e in pts]
         blocks += [("h2", f"Sensitivity of {spec.main_entry} (D={spec.dims[0]}, seed {spec.seeds[0]})"),
@@ -218,21 +148,13 @@ def sensitivity_table(spec: StudySpec, rows: list) -> dict:
     out = {}
     for key in spec.sensitivity:
         points = [r for r in rows if r["group"] == f"sensitivity:{key}"] + ([main] if main else [])
-        points = sorted(((float(read_json(r["dir"] / "config.json")[key]), value(r["metrics"], COLUMNS["cfid_prior"][1]),
-                          value(r["metrics"], COLUMNS["probe"][1]), value(r["metrics"], COLUMNS["ep"][1]))
+        points = sorted(((float(read_json(r["dir"] / "config.json")[key]),
+                          value(r["metrics"], COLUMNS["cfid_prior"].path),
+                          value(r["metrics"], COLUMNS["probe"].path), value(r["metrics"], COLUMNS["ep"].path))
                          for r in points), key=lambda p: p[0])
         if len(points) > 1:
             out[key] = points
     return out
-
-
-def save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    write_bytes(path, buffer.getvalue())
 
 
 def render(blocks: list[tuple], folder: Path) -> Path:

@@ -4,6 +4,7 @@
     environment.json  versions, git sha, device
     log.jsonl         one record per epoch (also inside the checkpoint, so a resume rewrites it exactly)
     checkpoint.pt     model, optimiser, epoch, config, log; written atomically after every epoch
+    samplers.pt       the fitted code samplers (state dicts by name), written once after training
     samples.png, interpolations.png, metrics.json, figures/ ...
 """
 from __future__ import annotations
@@ -17,10 +18,13 @@ import torch
 
 from .config import Config
 from .errors import IsogenError
+from .files import save_torch
 from .methods import Method, make_method
 from .models import LatentModel
+from .samplers import Sampler
 
 CHECKPOINT = "checkpoint.pt"
+SAMPLERS = "samplers.pt"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -95,3 +99,23 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> tuple[C
         raise IsogenError(f"the weights in {run_dir}/{CHECKPOINT} do not fit the model its config "
                           f"describes ({str(e).splitlines()[0]}); the file belongs to another run") from e
     return config, method.to(device), model.to(device).eval()
+
+
+def save_samplers(run_dir: Path, samplers: dict[str, Sampler]) -> None:
+    save_torch(Path(run_dir) / SAMPLERS, {name: sampler.state_dict() for name, sampler in samplers.items()})
+
+
+def load_samplers(run_dir: Path, unfitted: dict[str, Sampler], device: torch.device) -> dict[str, Sampler] | None:
+    """`unfitted` (the run's samplers, built from its config) with the fitted state saved in the run folder,
+    placed on `device`; None when the folder holds no usable samplers.pt (it is derived data: refit it)."""
+    path = Path(run_dir) / SAMPLERS
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        for name, sampler in unfitted.items():
+            sampler.load_state_dict(saved[name])
+    except Exception as e:  # truncated, foreign or from another sampler list: all mean "fit again"
+        print(f"{path} cannot be used ({type(e).__name__}); fitting the samplers again")
+        return None
+    return {name: sampler.placed(device) for name, sampler in unfitted.items()}

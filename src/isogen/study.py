@@ -1,9 +1,10 @@
-"""`isogen study SPEC`: every method under one protocol, over embedding sizes and seeds, then a report.
+"""`isogen study SPEC`: every method under one protocol, over embedding sizes and seeds.
 
 A study is a list of named entries (a method plus config overrides), crossed with `dims` and `seeds`,
 plus a sensitivity grid around the main model. Each run lives in OUT/runs/<entry>-d<D>-s<seed>/; a run
 with metrics.json is finished and skipped, one with a checkpoint is resumed, so killing the study loses
-at most the run in progress. `report.write_report` turns the folder into OUT/report/.
+at most the run in progress. The data set is loaded once and shared by every run. `isogen.report`
+turns the folder into OUT/report/.
 """
 from __future__ import annotations
 
@@ -14,25 +15,36 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .config import make_config
+from .config import PRESETS, Config, make_config
+from .data import Dataset, load_dataset
 from .errors import IsogenError
 from .files import read_json, read_jsonl, write_json, write_jsonl
-from .metrics.evaluate import EvalOptions, evaluate_run
 from .methods import METHODS
+from .metrics.evaluate import EvalOptions, evaluate_run
 from .runs import CHECKPOINT, load_checkpoint
 from .train import train
 
+Scalar = str | int | float | bool
+
+
+@dataclass
+class Entry:
+    label: str  # names the entry's runs and its rows in the report
+    method: str  # a name in METHODS
+    overrides: dict[str, Scalar] = field(default_factory=dict)  # config overrides of this entry
+
+
 BASELINES = [
-    {"label": "infonce", "method": "infonce"},
-    {"label": "sigreg-sphere", "method": "sigreg-sphere", "overrides": {"sigreg_target": "gauss"}},
-    {"label": "sigreg-sphere-exact", "method": "sigreg-sphere", "overrides": {"sigreg_target": "sphere"}},
-    {"label": "sigreg-gauss", "method": "sigreg-gauss"},
-    {"label": "align-uniform", "method": "align-uniform"},
-    {"label": "eccentric-ae", "method": "eccentric-ae"},
-    {"label": "vae", "method": "vae"},
-    {"label": "beta-vae", "method": "beta-vae"},
-    {"label": "hs-vae", "method": "hs-vae"},
-    {"label": "ae-gmm", "method": "ae-gmm"},
+    Entry("infonce", "infonce"),
+    Entry("sigreg-sphere", "sigreg-sphere", {"sigreg_target": "gauss"}),
+    Entry("sigreg-sphere-exact", "sigreg-sphere", {"sigreg_target": "sphere"}),
+    Entry("sigreg-gauss", "sigreg-gauss"),
+    Entry("align-uniform", "align-uniform"),
+    Entry("eccentric-ae", "eccentric-ae"),
+    Entry("vae", "vae"),
+    Entry("beta-vae", "beta-vae"),
+    Entry("hs-vae", "hs-vae"),
+    Entry("ae-gmm", "ae-gmm"),
 ]
 SENSITIVITY = {"sigreg_weight": [0.02, 0.1, 0.5], "sigreg_slices": [32, 128], "temperature": [0.1, 0.2, 0.5]}
 
@@ -40,59 +52,120 @@ SENSITIVITY = {"sigreg_weight": [0.02, 0.1, 0.5], "sigreg_slices": [32, 128], "t
 @dataclass
 class StudySpec:
     name: str
-    preset: str  # training preset shared by every run
-    overrides: dict = field(default_factory=dict)  # shared config overrides
-    entries: list = field(default_factory=lambda: [dict(e) for e in BASELINES])
-    dims: list = field(default_factory=lambda: [32])
-    seeds: list = field(default_factory=lambda: [0])
+    preset: str  # training preset shared by every run ("" = the defaults)
+    overrides: dict[str, Scalar] = field(default_factory=dict)  # config overrides shared by every run
+    entries: list[Entry] = field(default_factory=lambda: [dataclasses.replace(e) for e in BASELINES])
+    dims: list[int] = field(default_factory=lambda: [32])
+    seeds: list[int] = field(default_factory=lambda: [0])
     main_entry: str = "sigreg-sphere"  # the entry the sensitivity grid varies
-    sensitivity: dict = field(default_factory=lambda: {k: list(v) for k, v in SENSITIVITY.items()})
-    eval: dict = field(default_factory=dict)  # EvalOptions fields
+    sensitivity: dict[str, list[Scalar]] = field(default_factory=lambda: {k: list(v) for k, v in SENSITIVITY.items()})
+    eval: EvalOptions = field(default_factory=EvalOptions)
+
+    @classmethod
+    def from_dict(cls, values: object, source: str) -> StudySpec:
+        """A spec from parsed JSON, every field checked: a wrong one is named in a one-line error."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        problem = None
+        if not isinstance(values, dict):
+            problem = f"a study spec must be a JSON object with keys among {known}, got {type(values).__name__}"
+        elif unknown := sorted(set(values) - set(known)):
+            problem = f"the keys must be among {known}, got {unknown}"
+        elif missing := [k for k in ("name", "preset") if k not in values]:
+            problem = f"the keys must be present: name and preset, got {missing} missing"
+        else:
+            problem = next((f"'{key}' must be {expected}, got {values[key]!r}" for key, (ok, expected) in
+                            SPEC_FIELDS.items() if key in values and not ok(values[key])), None)
+        if problem:
+            raise IsogenError(f"{source}: {problem}; fix it in the study spec")
+        typed = {"entries": [Entry(**e) for e in values["entries"]]} if "entries" in values else {}
+        return cls(**{**values, **typed, "eval": EvalOptions(**values.get("eval", {}))})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
     def validate(self) -> StudySpec:
-        labels = [e["label"] for e in self.entries]
+        labels = [e.label for e in self.entries]
         if len(set(labels)) != len(labels):
             raise IsogenError(f"study {self.name}: entry labels repeat ({labels}); make them unique")
         for entry in self.entries:
-            if entry["method"] not in METHODS:
-                raise IsogenError(f"study {self.name}: unknown method {entry['method']!r}; valid methods: "
+            if entry.method not in METHODS:
+                raise IsogenError(f"study {self.name}: unknown method {entry.method!r}; valid methods: "
                                   f"{', '.join(METHODS)}")
-        if self.sensitivity and self.main_entry not in labels:
-            raise IsogenError(f"study {self.name}: main_entry {self.main_entry!r} is not an entry label")
-        unknown = set(self.eval) - {f.name for f in dataclasses.fields(EvalOptions)}
+        unknown = sorted(set(self.sensitivity) - {f.name for f in dataclasses.fields(Config)})
         if unknown:
-            raise IsogenError(f"study {self.name}: unknown eval options {sorted(unknown)}")
+            raise IsogenError(f"study {self.name}: unknown config key {unknown[0]!r} in sensitivity; valid keys: "
+                              f"{', '.join(f.name for f in dataclasses.fields(Config))}")
+        if self.sensitivity and self.main_entry not in labels:
+            raise IsogenError(f"study {self.name}: main_entry {self.main_entry!r} is not an entry label; "
+                              f"use one of {labels}")
         for run in self.runs():  # every config must be valid before anything runs
             make_config(self.preset, run["overrides"])
         return self
 
     def runs(self) -> list[dict]:
         """Every run of the study: name, entry label, D, seed, the config overrides, its group."""
-        out = []
-        for entry in self.entries:
-            for dim in self.dims:
-                for seed in self.seeds:
-                    out.append(self._run(entry, dim, seed, "main", {}))
-        main = next((e for e in self.entries if e["label"] == self.main_entry), None)
+        out = [self._run(entry, dim, seed, "main", {}) for entry in self.entries for dim in self.dims
+               for seed in self.seeds]
+        main = next((e for e in self.entries if e.label == self.main_entry), None)
         for key, values in self.sensitivity.items():
-            default = make_config(self.preset, {**self.overrides, **main.get("overrides", {})}).to_dict()[key]
+            default = make_config(self.preset, {**self.overrides, **main.overrides}).to_dict()[key]
             for value in values:
                 if value != default:  # the default is the main run itself
                     out.append(self._run(main, self.dims[0], self.seeds[0], f"sensitivity:{key}", {key: value}))
         return out
 
-    def _run(self, entry: dict, dim: int, seed: int, group: str, extra: dict) -> dict:
+    def _run(self, entry: Entry, dim: int, seed: int, group: str, extra: dict) -> dict:
         suffix = "".join(f"-{k}{v}" for k, v in extra.items())
-        overrides = {**self.overrides, **entry.get("overrides", {}), **extra, "method": entry["method"],
-                     "embed_dim": dim, "seed": seed}
-        return {"name": f"{entry['label']}{suffix}-d{dim}-s{seed}", "label": entry["label"], "dim": dim, "seed": seed,
+        overrides = {**self.overrides, **entry.overrides, **extra, "method": entry.method, "embed_dim": dim,
+                     "seed": seed}
+        return {"name": f"{entry.label}{suffix}-d{dim}-s{seed}", "label": entry.label, "dim": dim, "seed": seed,
                 "group": group, "overrides": {k: str(v) for k, v in overrides.items()}}
+
+
+def is_entry(value: object) -> bool:
+    return (isinstance(value, dict) and {"label", "method"} <= set(value) <= {"label", "method", "overrides"}
+            and isinstance(value["label"], str) and isinstance(value["method"], str)
+            and is_scalar_map(value.get("overrides", {})))
+
+
+def is_scalar_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(x, Scalar) for x in value.values())
+
+
+def is_int_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(x, int) and not isinstance(x, bool) for x in value)
+
+
+def is_value_lists(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(xs, list) and xs and all(isinstance(x, Scalar) for x in xs)
+                                           for xs in value.values())
+
+
+def is_eval_options(value: object) -> bool:
+    return isinstance(value, dict) and set(value) <= set(EVAL_OPTIONS) and all(
+        isinstance(x, int) and not isinstance(x, bool) for x in value.values())
+
+
+EVAL_OPTIONS = [f.name for f in dataclasses.fields(EvalOptions)]
+SPEC_FIELDS = {  # field of a study JSON -> (its check, what it must be)
+    "name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "preset": (lambda v: isinstance(v, str), f"a string: '' or one of {list(PRESETS)}"),
+    "overrides": (is_scalar_map, "an object of config keys to numbers or strings"),
+    "entries": (lambda v: isinstance(v, list) and bool(v) and all(map(is_entry, v)),
+                'a non-empty list of {"label": ..., "method": ..., "overrides": {...}} objects'),
+    "dims": (is_int_list, "a non-empty list of integers"),
+    "seeds": (is_int_list, "a non-empty list of integers"),
+    "main_entry": (lambda v: isinstance(v, str), "a string (an entry label)"),
+    "sensitivity": (is_value_lists, "an object of config keys to non-empty lists of values"),
+    "eval": (is_eval_options, f"an object with keys among {EVAL_OPTIONS} and integer values"),
+}
 
 
 def _small(name: str, **fields) -> StudySpec:
     """The CPU protocol: D=32, a sixth of MNIST for 4 epochs, Inception FID at n=200."""
     return StudySpec(name=name, preset="quick", overrides={"train_subset": 10000, "epochs": 4, "warmup_steps": 20},
-                     eval={"fid_samples": 200, "samples": 2000, "pairs": 200, "null_draws": 50, "probe_train": 5000},
+                     eval=EvalOptions(fid_samples=200, samples=2000, pairs=200, null_draws=50, probe_train=5000),
                      **fields)
 
 
@@ -109,46 +182,41 @@ STUDIES = {
 
 def load_spec(name_or_path: str) -> StudySpec:
     if name_or_path in STUDIES:
-        return dataclasses.replace(STUDIES[name_or_path]).validate()
+        return StudySpec.from_dict(STUDIES[name_or_path].to_dict(), name_or_path).validate()
     path = Path(name_or_path)
     if not path.is_file():
         raise IsogenError(f"unknown study {name_or_path!r}: neither a preset ({', '.join(STUDIES)}) nor a JSON file")
-    values = read_json(path)
-    known = {f.name for f in dataclasses.fields(StudySpec)}
-    if not isinstance(values, dict) or set(values) - known:
-        raise IsogenError(f"{path}: a study spec is a JSON object with keys among {sorted(known)}")
-    return StudySpec(**values).validate()
+    return StudySpec.from_dict(read_json(path), str(path)).validate()
 
 
-def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True) -> Path:
-    """Train and evaluate every run not yet finished, then write the report. Returns the report folder."""
-    from .report import write_report
-
+def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True) -> None:
+    """Train and evaluate every run not yet finished."""
     out = Path(out)
     spec_file = out / "study.json"
-    if spec_file.exists() and read_json(spec_file) != dataclasses.asdict(spec):
+    if spec_file.exists() and StudySpec.from_dict(read_json(spec_file), str(spec_file)) != spec:
         raise IsogenError(f"{out} holds another study ({spec_file} differs); use a new output folder")
-    write_json(spec_file, dataclasses.asdict(spec))
+    write_json(spec_file, spec.to_dict())
     timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
-    eval_options = EvalOptions(**{**spec.eval, "device": device})
-    runs = spec.runs()
-    for run in tqdm(runs, desc=spec.name, disable=not progress):
+    datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
+    for run in tqdm(spec.runs(), desc=spec.name, disable=not progress):
         run_dir = out / "runs" / run["name"]
         if (run_dir / "metrics.json").exists():
             continue
         started = time.perf_counter()
         config = make_config(spec.preset, {**run["overrides"], "device": device})
+        source = (config.dataset, config.data_dir)
+        if source not in datasets:
+            datasets[source] = load_dataset(config.dataset, config.data_dir)
         done = (run_dir / CHECKPOINT).exists() and load_checkpoint(run_dir)["epoch"] >= config.epochs
         if not done:
             print(f"\n== {run['name']}: training")
-            train(config, run_dir, resume=True, progress=False)
+            train(config, run_dir, resume=True, progress=False, data=datasets[source])
         trained_s = time.perf_counter() - started
         print(f"== {run['name']}: evaluating")
-        evaluate_run(run_dir, eval_options, progress=False)
+        evaluate_run(run_dir, spec.eval, device, data=datasets[source], progress=False)
         timings[run["name"]] = {"name": run["name"], "train_s": round(trained_s, 1),
                                 "total_s": round(time.perf_counter() - started, 1)}
         write_jsonl(out / "timings.jsonl", list(timings.values()))
-    return write_report(spec, out)
 
 
 def collect(spec: StudySpec, out: Path) -> list[dict]:
@@ -160,4 +228,3 @@ def collect(spec: StudySpec, out: Path) -> list[dict]:
             rows.append({**run, "metrics": read_json(run_dir / "metrics.json"),
                          "log": read_jsonl(run_dir / "log.jsonl")[-1], "dir": run_dir})
     return rows
-

@@ -13,8 +13,8 @@ from .data import Dataset, as_float, load_dataset
 from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
 from .methods import Method, make_method
-from .models import LatentModel, parameter_counts
-from .runs import CHECKPOINT, environment, generator, load_checkpoint, resolve_device
+from .models import LatentModel
+from .runs import CHECKPOINT, environment, generator, load_checkpoint, resolve_device, save_samplers
 from .sample import fit_samplers, write_interpolation_strips, write_sample_grid
 
 # Keys that may differ between the run that wrote a checkpoint and the one resuming it.
@@ -36,7 +36,8 @@ class NonFiniteLoss(IsogenError):
 
 def train(config: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
           data: Dataset | None = None, pictures: bool = True) -> dict:
-    """Train `config` into `run_dir`; with resume=True continue from its checkpoint. Returns the last log record."""
+    """Train `config` into `run_dir` (with resume=True continue from its checkpoint), then fit the code
+    samplers and save them there, and draw the run's pictures. Returns the last log record."""
     run_dir = Path(run_dir)
     config.validate()
     method = make_method(config)  # unknown names fail here, before anything is written
@@ -46,15 +47,13 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         print(f"{run_dir} is already trained ({checkpoint['epoch']} epochs); nothing to do")
         return checkpoint["log"][-1]
 
-    data = data or load_dataset(config.dataset, config.data_dir or None)
-    n_train = config.train_subset or len(data.train_images)
-    if n_train > len(data.train_images):
-        raise IsogenError(f"bad config value: train_subset={n_train} exceeds the {len(data.train_images)} "
-                          "training images; use a smaller train_subset or 0 for all")
+    data = data or load_dataset(config.dataset, config.data_dir)
+    train_images = data.training_split(config.train_subset)[0]
+    n_train = len(train_images)
     if config.batch_size > n_train:
         raise IsogenError(f"bad config value: batch_size={config.batch_size} exceeds the {n_train} training "
                           "images; use a smaller batch_size or more data")
-    images = data.train_images[:n_train].to(device)  # (n, 28, 28) uint8, resident for the whole run
+    images = train_images.to(device)  # (n, 28, 28) uint8, resident for the whole run
     if run_dir.exists():
         remove_stale_temporaries(run_dir)
 
@@ -76,7 +75,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             raise IsogenError(f"cannot create {run_dir}: {e.strerror}; choose a writable --run-dir") from e
         write_json(run_dir / "config.json", config.to_dict())
         write_json(run_dir / "environment.json", environment(device))
-    counts = parameter_counts(model)
+    counts = model.parameter_counts()
     print(f"{config.method} / {config.encoder} encoder, D={config.embed_dim}: {counts['encoder']:,} encoder "
           f"+ {counts['decoder']:,} decoder parameters; {n_train} images on {device}")
 
@@ -115,8 +114,11 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
                                           "model": model.state_dict(), "optimizer": optimizer.state_dict()})
         write_jsonl(run_dir / "log.jsonl", log)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k not in ("epoch",)))
+    model.eval()
+    samplers = fit_samplers(method, model, train_images)
+    save_samplers(run_dir, samplers)
     if pictures:
-        write_pictures(run_dir, config, method, model, data)
+        write_pictures(run_dir, config, method, model, samplers, data)
     return log[-1]
 
 
@@ -165,10 +167,8 @@ def check_finite(values: dict[str, float], step: int, epoch: int, run_dir: Path)
                             f"{kept}; lower lr or train in fp32 (precision=fp32)")
 
 
-def write_pictures(run_dir: Path, config: Config, method: Method, model: LatentModel, data: Dataset) -> None:
-    model.eval()
-    n_train = config.train_subset or len(data.train_images)
-    samplers = fit_samplers(method, model, data.train_images[:n_train])
+def write_pictures(run_dir: Path, config: Config, method: Method, model: LatentModel, samplers: dict,
+                   data: Dataset) -> None:
     first = method.sampler_names[0]
     write_sample_grid(run_dir / "samples.png", model, samplers[first], first, config.method,
                       generator(torch.device("cpu"), config.seed, "samples"))

@@ -153,3 +153,33 @@ def test_nan_loss_keeps_the_last_good_checkpoint(tmp_path, capsys, faults, monke
                 and checkpoint["epoch"] == 1)
     faults.record("non-finite loss in epoch 2", survived)
     assert survived, err
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"name": "s", "preset": "smoke", "entries": 5}, "'entries' must be a non-empty list"),
+    ({"preset": "smoke"}, "present: name and preset"),
+    ({"name": "s", "preset": "smoke", "dims": ["32"]}, "'dims' must be a non-empty list of integers"),
+    ({"name": "s", "preset": "smoke", "eval": {"fid": 10}}, "'eval' must be an object with keys among"),
+    ({"name": "s", "preset": "smoke", "seed": [0]}, "the keys must be among"),
+    ([1, 2], "a study spec must be a JSON object"),
+    ({"name": "s", "preset": "smoke", "entries": [{"label": "a", "method": "gan"}]}, "unknown method 'gan'"),
+    ({"name": "s", "preset": "smoke", "sensitivity": {"lamda": [1]}}, "unknown config key 'lamda'"),
+])
+def test_malformed_study_spec(tmp_path, capsys, faults, spec, message):
+    path = tmp_path / "spec.json"
+    write_json(path, spec)
+    expect_error(faults, f"study spec: {message}", ["study", path, "--out", tmp_path / "out"], capsys, message,
+                 tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_damaged_saved_samplers_are_fitted_again(tmp_path, trained, capsys, faults):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "samplers.pt").write_bytes(b"not a torch file")
+    code = main(["sample", str(run), "--sampler", "matched", "-n", "4"])
+    out = capsys.readouterr().out
+    refitted = torch.load(run / "samplers.pt", weights_only=True)
+    survived = code == 0 and "fitting the samplers again" in out and set(refitted) == {"prior", "matched"}
+    faults.record("damaged samplers.pt", survived)
+    assert survived, out

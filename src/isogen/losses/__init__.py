@@ -9,17 +9,7 @@ from .sigreg import SIGReg
 from .vae import gaussian_kl
 
 __all__ = [
-           "SIGReg",
-           "alignment",
-           "eccentric_loss",
-           "eccentric_scale",
-           "epps_pulley",
-           "epps_pulley_closed_form",
-           "gaussian_kl",
-           "info_nce",
-           "reconstruction_bce", "to_hyperspherical", "from_hyperspherical",
-    "hyperspherical_prior_loss",
-           "sphere_cf",
-           "trapezoid_grid",
-           "uniformity",
+    "SIGReg", "alignment", "eccentric_loss", "eccentric_scale", "epps_pulley", "epps_pulley_closed_form",
+    "from_hyperspherical", "gaussian_kl", "hyperspherical_prior_loss", "info_nce", "reconstruction_bce",
+    "sphere_cf", "to_hyperspherical", "trapezoid_grid", "uniformity",
 ]

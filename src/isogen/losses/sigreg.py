@@ -7,7 +7,7 @@ Euclidean form (LeJEPA): u_nm = a_m . h_n on raw embeddings, tested against N(0,
 """
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -15,19 +15,26 @@ from torch import nn
 
 from .epps_pulley import epps_pulley, gauss_cf, sphere_cf, trapezoid_grid
 
+if TYPE_CHECKING:  # losses import nothing of the project at run time; the geometry is passed in
+    from ..geometry import Geometry
+
 
 class SIGReg(nn.Module):
-    def __init__(self, dim: int, num_slices: int = 256, target: str = "gauss", on_sphere: bool = True,
+    """`geometry.standardize` maps embeddings to the scale at which the prior's projections are ~N(0,1):
+    sqrt(D) h / ||h|| on the sphere, h itself in R^D."""
+
+    def __init__(self, geometry: Geometry, dim: int, num_slices: int = 256, target: str = "gauss",
                  t_max: float = 3.0, num_knots: int = 17):
         super().__init__()
         if target not in ("gauss", "sphere"):
             raise ValueError(f"SIGReg target must be 'gauss' or 'sphere', got {target!r}")
-        if target == "sphere" and not on_sphere:
-            raise ValueError("SIGReg target 'sphere' needs on_sphere=True: it is the CF of a projected uniform sphere")
+        if target == "sphere" and geometry.name != "sphere":
+            raise ValueError(f"SIGReg target 'sphere' is the CF of a projected uniform sphere; codes in "
+                             f"{geometry.name} are tested against 'gauss'")
         if dim < 1 or num_slices < 1 or num_knots < 3 or t_max <= 0:
             raise ValueError(f"SIGReg needs dim, num_slices >= 1, num_knots >= 3, t_max > 0; got "
                              f"{dim}, {num_slices}, {num_knots}, {t_max}")
-        self.dim, self.num_slices, self.on_sphere = dim, num_slices, on_sphere
+        self.geometry, self.dim, self.num_slices = geometry, dim, num_slices
         knots, weights = trapezoid_grid(t_max, num_knots)
         cf = sphere_cf(knots, dim) if target == "sphere" else gauss_cf(knots)
         # Constant tables, built once; buffers so they follow the module to the device.
@@ -39,9 +46,7 @@ class SIGReg(nn.Module):
         """h: (N, D) -> u: (N, M), with M fresh directions drawn from `generator`."""
         directions = torch.randn(self.dim, self.num_slices, generator=generator, device=h.device)
         directions = F.normalize(directions, dim=0)  # (D, M), columns uniform on S^{D-1}
-        if self.on_sphere:
-            h = F.normalize(h, dim=1) * math.sqrt(self.dim)
-        return h @ directions
+        return self.geometry.standardize(h) @ directions
 
     def forward(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         # float32 even under bf16 autocast: cos/sin of t*u and an N-fold sum need the mantissa.

@@ -1,6 +1,6 @@
 """The registry: a study is a list of these names. Adding a method = one class + one line here."""
 from ..config import Config
-from ..models import lookup
+from ..registry import lookup
 from .autoencoders import VAE, BetaVAE, EccentricAE, HypersphericalVAE, PlainAE
 from .base import Autoencoder, Contrastive, Method
 from .contrastive import AlignUniform, InfoNCE, SIGRegGauss, SIGRegSphere

@@ -2,8 +2,8 @@
 import math
 
 import torch
-import torch.nn.functional as F
 
+from ..geometry import SPHERE
 from ..losses import eccentric_loss, gaussian_kl, hyperspherical_prior_loss
 from .base import Autoencoder
 
@@ -11,7 +11,7 @@ from .base import Autoencoder
 class PlainAE(Autoencoder):
     """No regulariser; generation relies on a density fitted to the codes afterwards (RAE style)."""
 
-    sampler_names = ("matched", "gmm")
+    default_samplers = ("matched", "gmm")
 
 
 class EccentricAE(Autoencoder):
@@ -62,8 +62,8 @@ class HypersphericalVAE(VAE):
     batch std of the cosines (hs_std_cos) is our choice. Reconstruction is BCE, as everywhere in isogen.
     """
 
-    latent = "sphere"
-    sampler_names = ("vmf", "matched")
+    geometry = SPHERE
+    default_samplers = ("vmf", "matched")
 
     def __init__(self, config):
         super().__init__(config)
@@ -77,7 +77,7 @@ class HypersphericalVAE(VAE):
     def regularize(self, h, generator):
         mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
         eps = torch.randn(mean.shape, generator=generator, device=h.device)
-        z = F.normalize(mean + (0.5 * log_var).exp() * eps, dim=1)
+        z = self.geometry.normalize(mean + (0.5 * log_var).exp() * eps)
         c = self.config
         kl_sigma = 0.5 * (log_var.exp() - log_var - 1).sum(1).mean()
         return z, {"hs_prior": hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos), "kl_sigma": kl_sigma}

@@ -1,4 +1,4 @@
-"""What every method shares: the loss interface, the weighting of terms, its samplers."""
+"""What every method shares: the loss interface, the weighting of terms, its latent geometry and samplers."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -6,28 +6,31 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..augment import AffineRanges, random_affine
+from ..augment import random_affine
 from ..config import Config
-from ..losses import reconstruction_bce
-from ..models import LatentModel
-from ..samplers import Sampler, make_sampler
+from ..geometry import EUCLIDEAN, SPHERE, Geometry
+from ..models import LatentModel, build_model
+from ..samplers import Sampler, build_samplers
 
 
 class Method(nn.Module):
     """A training objective over a LatentModel.
 
-    `loss` returns the raw value of each named term; `weights` scales them into the total
-    (a term without a weight counts once). Modules hold state (SIGReg's tables); losses hold math.
+    `loss` returns the raw value of each named term (the decoder's among them); `weights` scales them
+    into the total (a term without a weight counts once). Modules hold state (SIGReg's tables); losses
+    hold math.
     """
 
-    latent: ClassVar[str] = "sphere"  # "sphere" or "euclidean": where codes live
+    geometry: ClassVar[Geometry] = SPHERE  # where the codes live
     posterior: ClassVar[bool] = False  # the encoder outputs (mean, log-variance)
-    sampler_names: ClassVar[tuple[str, ...]] = ("prior", "matched")
+    default_samplers: ClassVar[tuple[str, ...]] = ("prior", "matched")  # the first draws the run's pictures
 
     def __init__(self, config: Config):
         super().__init__()
         self.config = config
         self.weights: dict[str, float] = {}
+        self.sampler_names = config.sampler_names() or list(self.default_samplers)
+        self.samplers()  # unknown or inapplicable sampler names fail here, before anything runs
 
     def loss(self, model: LatentModel, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -39,13 +42,11 @@ class Method(nn.Module):
         return sum(self.weights.get(name, 1.0) * value for name, value in terms.items())
 
     def samplers(self) -> dict[str, Sampler]:
-        c = self.config
-        return {name: make_sampler(name, c.embed_dim, self.latent == "sphere", c.gmm_components, c.seed)
-                for name in self.sampler_names}
+        """Unfitted samplers of this run's codes, by name."""
+        return build_samplers(self.config, self.geometry, self.sampler_names)
 
     def build_model(self) -> LatentModel:
-        c = self.config
-        return LatentModel(c.encoder, c.embed_dim, self.latent, self.posterior, c.encoder_width, c.decoder_width)
+        return build_model(self.config, self.geometry, self.posterior)
 
 
 class Contrastive(Method):
@@ -53,7 +54,7 @@ class Contrastive(Method):
 
     def __init__(self, config: Config):
         super().__init__(config)
-        self.ranges = AffineRanges(config.rotation_deg, config.translate_px, config.scale_frac, config.shear_deg)
+        self.ranges = config.affine_ranges()
 
     def embedding_terms(self, h: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """h: (2N, H), the two views stacked; the method's objective on them."""
@@ -64,14 +65,13 @@ class Contrastive(Method):
         terms = self.embedding_terms(model.features(views), generator)  # views: (2N, 1, 28, 28)
         with torch.no_grad():  # the decoder must not shape the encoder
             z = model.encode(x)  # (N, D)
-        terms["recon_bce"] = reconstruction_bce(model.decode(z), x)
-        return terms
+        return terms | model.decoder.loss(z, x)
 
 
 class Autoencoder(Method):
     """Encoder and decoder trained together on reconstruction of clean images, plus a regulariser."""
 
-    latent = "euclidean"
+    geometry = EUCLIDEAN
 
     def regularize(self, h: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         """h: (N, H) -> the code to decode (N, D) and the regulariser's terms."""
@@ -79,5 +79,4 @@ class Autoencoder(Method):
 
     def loss(self, model, x, generator):
         z, terms = self.regularize(model.features(x), generator)
-        terms["recon_bce"] = reconstruction_bce(model.decode(z), x)
-        return terms
+        return terms | model.decoder.loss(z, x)

@@ -1,6 +1,7 @@
 """Contrastive encoders: InfoNCE alone, with SIGReg (sphere or Gaussian form), and Wang-Isola."""
 import torch.nn.functional as F
 
+from ..geometry import EUCLIDEAN
 from ..losses import SIGReg, alignment, info_nce, uniformity
 from .base import Contrastive
 
@@ -15,14 +16,15 @@ class InfoNCE(Contrastive):
 class SIGRegSphere(InfoNCE):
     """The main model: InfoNCE + lambda * SIGReg on normalised embeddings (target N(0,1) or exact Omega_D)."""
 
-    on_sphere = True
-
     def __init__(self, config):
         super().__init__(config)
         c = config
-        self.sigreg = SIGReg(c.embed_dim, c.sigreg_slices, c.sigreg_target if self.on_sphere else "gauss",
-                             self.on_sphere, c.sigreg_t_max, c.sigreg_knots)
+        self.sigreg = SIGReg(self.geometry, c.embed_dim, c.sigreg_slices, self.sigreg_target(), c.sigreg_t_max,
+                             c.sigreg_knots)
         self.weights = {"sigreg": c.sigreg_weight}
+
+    def sigreg_target(self) -> str:
+        return self.config.sigreg_target
 
     def embedding_terms(self, h, generator):
         return super().embedding_terms(h, generator) | {"sigreg": self.sigreg(h, generator)}
@@ -32,8 +34,10 @@ class SIGRegGauss(SIGRegSphere):
     """LeJEPA form: SIGReg on raw embeddings against N(0,1); codes live in R^D, sampled from N(0, I).
     InfoNCE still compares directions. `sigreg_target` does not apply."""
 
-    latent = "euclidean"
-    on_sphere = False
+    geometry = EUCLIDEAN
+
+    def sigreg_target(self):
+        return "gauss"
 
 
 class AlignUniform(Contrastive):

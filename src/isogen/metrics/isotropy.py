@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..geometry import SPHERE
 from ..losses import SIGReg, alignment, uniformity
 
 
@@ -29,10 +30,9 @@ def ep_p_value(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64
     fresh slices; p is the share of `null_draws` truly uniform sets of the same N and D whose statistic is
     at least as large, (1 + #{null >= observed}) / (1 + draws)."""
     n, d = z.shape
-    statistic = SIGReg(d, num_slices=num_slices, target="sphere")  # its CF table is built once
+    statistic = SIGReg(SPHERE, d, num_slices=num_slices, target="sphere")  # its CF table is built once
     observed = float(statistic(z.float(), generator))
-    null = [float(statistic(F.normalize(torch.randn(n, d, generator=generator), dim=1), generator))
-            for _ in range(null_draws)]
+    null = [float(statistic(SPHERE.prior(n, d, generator, torch.float32), generator)) for _ in range(null_draws)]
     return observed, (1 + sum(v >= observed for v in null)) / (1 + null_draws)
 
 

@@ -1,0 +1,141 @@
+"""Every picture isogen draws, each a function from plain data to a PNG file, and the one way to save it.
+
+Run pictures: image grids (samples, interpolation strips). Evaluation: the eigen-spectrum of the codes,
+their 3-D view and t-SNE. Study report: sample grids side by side, spectra, the reconstruction vs
+generation trade-off, the sensitivity curves.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from sklearn.manifold import TSNE
+from torchvision.utils import make_grid
+
+from .files import write_bytes
+
+matplotlib.use("Agg")  # files only, never a window (switches pyplot even after its import)
+
+SPECTRUM_YLABEL = "D x eigenvalue of cov(z/|z|)"
+
+
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Write `fig` as a PNG, atomically, and free it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_bytes(path, buffer.getvalue())
+
+
+def image_grid(path: Path, images: torch.Tensor, nrow: int, title: str, row_labels: list[str] | None = None) -> None:
+    """images (N, 1, H, W) in [0, 1] -> a titled grid, `nrow` images per line, optional labels per line."""
+    grid = make_grid(images.cpu().float(), nrow=nrow, padding=2, pad_value=0.5)[0]  # (H', W')
+    fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 + (1.6 if row_labels else 0), grid.shape[0] / 40 + 0.6),
+                           dpi=100)
+    ax.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    if row_labels:
+        ax.set_yticks([16 + 30 * i for i in range(len(row_labels))], row_labels, fontsize=7)
+    else:
+        ax.set_yticks([])
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def spectrum(path: Path, eigenvalues: list[float], spread: float, rank: float) -> None:
+    eig = np.array(eigenvalues)
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=110)
+    ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), "o-", ms=3)
+    ax.axhline(1, color="gray", ls="--", lw=1, label="isotropic (uniform sphere)")
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel(SPECTRUM_YLABEL)
+    ax.set_title(f"spectrum: spread {spread:.3g}, eff. rank {rank:.1f}/{len(eig)}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def code_maps(path: Path, codes: np.ndarray, labels: np.ndarray) -> None:
+    """Unit codes (N, D) by class: coordinates averaged in 3 groups and normalised (a 3-D picture of the
+    sphere), beside a t-SNE of the same codes."""
+    groups = np.array_split(np.arange(codes.shape[1]), 3)
+    xyz = np.stack([codes[:, g].mean(1) for g in groups], 1)
+    xyz /= np.linalg.norm(xyz, axis=1, keepdims=True)
+    fig = plt.figure(figsize=(10, 4.6), dpi=100)
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    ax.scatter(*xyz.T, c=labels, cmap="tab10", s=4)
+    ax.set_title("codes: coordinates averaged in 3 groups, normalised", fontsize=9)
+    ax2 = fig.add_subplot(1, 2, 2)
+    embedded = TSNE(init="pca", random_state=0, perplexity=30).fit_transform(codes)
+    sc = ax2.scatter(*embedded.T, c=labels, cmap="tab10", s=4)
+    ax2.set_title(f"t-SNE of the same {len(codes)} test codes", fontsize=9)
+    ax2.set_xticks([])
+    ax2.set_yticks([])
+    fig.colorbar(sc, ax=ax2, ticks=range(10), label="class")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def picture_mosaic(path: Path, pictures: list[tuple[Path, str]], cols: int = 5) -> None:
+    """Existing PNGs side by side, each with a title."""
+    lines = -(-len(pictures) // cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(3.2 * cols, 3.4 * lines), dpi=90, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (picture, title) in zip(axes.flat, pictures):
+        ax.imshow(mpimg.imread(picture))
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def spectra(path: Path, curves: dict[str, list[float]]) -> None:
+    """Several eigen-spectra, label -> eigenvalues, on one axis."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, eigenvalues in curves.items():
+        eig = np.array(eigenvalues)
+        ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), label=label, lw=1.2)
+    ax.axhline(1, color="gray", ls="--", lw=1)
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel(SPECTRUM_YLABEL)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def tradeoff(path: Path, points: list[dict]) -> None:
+    """Reconstruction MSE vs Inception FID: points with label, sampler (prior | matched), x, y and
+    optional xerr, yerr (None: no bars)."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for p in points:
+        ax.errorbar(p["x"], p["y"], xerr=p["xerr"], yerr=p["yerr"], fmt="o" if p["sampler"] == "prior" else "s",
+                    ms=5, lw=0.8, capsize=2, color="C0" if p["sampler"] == "prior" else "C1")
+        ax.annotate(p["label"], (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("reconstruction MSE per pixel")
+    ax.set_ylabel("Inception FID (o prior, s matched)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def sensitivity(path: Path, curves: dict[str, list[tuple]]) -> None:
+    """One panel per swept setting: points (value, classifier FID, linear probe, ...), log-scaled values."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), dpi=100, squeeze=False)
+    for ax, (key, points) in zip(axes[0], curves.items()):
+        xs = [p[0] for p in points]
+        ax.plot(xs, [p[1] for p in points], "o-", color="C0", label="classifier FID, prior")
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+        ax.minorticks_off()
+        ax.set_xlabel(key)
+        ax.set_ylabel("classifier FID (prior)", color="C0")
+        twin = ax.twinx()
+        twin.plot(xs, [p[2] for p in points], "s--", color="C1")
+        twin.set_ylabel("linear probe", color="C1")
+    fig.tight_layout()
+    save_figure(fig, path)

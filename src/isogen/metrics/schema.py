@@ -1,0 +1,104 @@
+"""The shape of metrics.json, stated once: which numbers each section holds, their titles and precision.
+
+    isotropy, representation, reconstruction, floor   one record each
+    generation.<sampler>, interpolation.<lerp|slerp>  one record per entry
+
+`COLUMNS` (the study report's table columns) and `summary` (what `isogen eval` prints) both read it.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+
+class Field(NamedTuple):
+    key: str
+    title: str  # "{entry}" stands for the sampler or path mode
+    digits: int
+
+
+SECTIONS: dict[str, list[Field]] = {
+    "isotropy": [Field("eigenvalue_spread", "eigenvalue spread", 1), Field("effective_rank", "effective rank", 1),
+                 Field("mean_resultant_length", "mean resultant length", 3),
+                 Field("uniformity_t2", "uniformity (t=2)", 3), Field("alignment_a2", "alignment (a=2)", 3),
+                 Field("ep_statistic", "EP statistic", 2), Field("ep_p_value", "EP p-value", 3)],
+    "representation": [Field("linear_probe_accuracy", "linear probe", 4), Field("knn5_accuracy", "5-NN", 4)],
+    "reconstruction": [Field("mse_per_pixel", "recon MSE", 4), Field("bce_per_pixel", "recon BCE", 4)],
+    "floor": [Field("inception_fid", "Inception FID", 2), Field("inception_fid_n", "n", 0),
+              Field("classifier_fid", "classifier FID", 2), Field("n", "n", 0)],
+}
+PER_ENTRY: dict[str, list[Field]] = {
+    "generation": [Field("inception_fid", "Inception FID, {entry}", 1), Field("inception_fid_n", "n", 0),
+                   Field("classifier_fid", "classifier FID, {entry}", 1), Field("n", "n", 0),
+                   Field("precision", "precision, {entry}", 3), Field("recall", "recall, {entry}", 3),
+                   Field("confident_share", "confident samples, {entry}", 3)],
+    "interpolation": [Field("midpoint_classifier_fid", "midpoint classifier FID", 1),
+                      Field("midpoint_inception_fid", "midpoint Inception FID", 1),
+                      Field("step_evenness_pixels", "evenness {entry} (px)", 2),
+                      Field("step_evenness_features", "evenness {entry} (features)", 2),
+                      Field("confident_frame_share", "confident frames, {entry}", 3)],
+}
+
+
+class Column(NamedTuple):
+    title: str
+    path: str  # dotted path in metrics.json
+    digits: int
+
+
+def column(section: str, key: str, entry: str = "") -> Column:
+    fields = {f.key: f for f in (PER_ENTRY[section] if entry else SECTIONS[section])}
+    f = fields[key]
+    return Column(f.title.format(entry=entry), ".".join(p for p in (section, entry, key) if p), f.digits)
+
+
+COLUMNS: dict[str, Column] = {
+    "fid_prior": column("generation", "inception_fid", "prior"),
+    "fid_matched": column("generation", "inception_fid", "matched"),
+    "cfid_prior": column("generation", "classifier_fid", "prior"),
+    "cfid_matched": column("generation", "classifier_fid", "matched"),
+    "precision": column("generation", "precision", "prior"),
+    "recall": column("generation", "recall", "prior"),
+    "confident": column("generation", "confident_share", "prior"),
+    "mse": column("reconstruction", "mse_per_pixel"),
+    "bce": column("reconstruction", "bce_per_pixel"),
+    "probe": column("representation", "linear_probe_accuracy"),
+    "knn": column("representation", "knn5_accuracy"),
+    "mid_fid": column("interpolation", "midpoint_classifier_fid", "lerp"),
+    "mid_ifid": column("interpolation", "midpoint_inception_fid", "lerp"),
+    "even_lerp": column("interpolation", "step_evenness_pixels", "lerp"),
+    "even_slerp": column("interpolation", "step_evenness_pixels", "slerp"),
+    "frames": column("interpolation", "confident_frame_share", "lerp"),
+    "ep": column("isotropy", "ep_statistic"),
+    "ep_p": column("isotropy", "ep_p_value"),
+    "spread": column("isotropy", "eigenvalue_spread"),
+    "rank": column("isotropy", "effective_rank"),
+    "mrl": column("isotropy", "mean_resultant_length"),
+    "unif": column("isotropy", "uniformity_t2"),
+    "align": column("isotropy", "alignment_a2"),
+}
+
+
+def value(metrics: dict, path: str):
+    """The number at a dotted path of metrics.json, or None where the run has none."""
+    node = metrics
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def summary(metrics: dict) -> str:
+    """One line per section and per entry: every schema field the run has, at its precision."""
+
+    def line(name: str, record: dict, fields: list[Field], entry: str = "") -> str:
+        parts = [f"{f.title.format(entry=entry)} {record[f.key]:.{f.digits}f}" for f in fields
+                 if isinstance(record.get(f.key), (int, float)) and math.isfinite(record[f.key])]
+        return f"{name}: " + ", ".join(parts)
+
+    lines = [line(section, metrics[section], fields) for section, fields in SECTIONS.items() if section in metrics]
+    for section, fields in PER_ENTRY.items():
+        lines += [line(f"{section}[{entry}]", record, fields, entry)
+                  for entry, record in metrics.get(section, {}).items()]
+    return "\n".join(lines)

@@ -1,0 +1,26 @@
+"""Networks: encoders and decoders by name, joined in a LatentModel. Adding one = a class + a line here."""
+from collections.abc import Callable
+
+from torch import nn
+
+from ..config import Config
+from ..geometry import Geometry
+from ..registry import lookup
+from .decoders import Decoder, DeconvDecoder
+from .encoders import CNNEncoder, ResNetEncoder
+from .latent import LatentModel
+
+ENCODERS: dict[str, Callable[[int, int], nn.Module]] = {"cnn": CNNEncoder, "resnet": ResNetEncoder}
+DECODERS: dict[str, type[Decoder]] = {"deconv": DeconvDecoder}
+
+
+def build_model(config: Config, geometry: Geometry, posterior: bool) -> LatentModel:
+    """The encoder (2D outputs for a Gaussian posterior, else D) and the decoder that `config` names.
+    Built in this order, so the same seed gives the same initial weights."""
+    head_dim = 2 * config.embed_dim if posterior else config.embed_dim
+    encoder = lookup(ENCODERS, "encoder", config.encoder)(head_dim, config.encoder_width)
+    decoder = lookup(DECODERS, "decoder", config.decoder).from_config(config)
+    return LatentModel(encoder, decoder, geometry, config.embed_dim, posterior)
+
+
+__all__ = ["DECODERS", "ENCODERS", "Decoder", "LatentModel", "build_model"]

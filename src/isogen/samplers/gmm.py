@@ -1,0 +1,30 @@
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture as SkGMM
+
+from .base import Sampler
+
+
+class GaussianMixture(Sampler):
+    """A full-covariance GMM fitted to the codes (RAE's ex-post density estimate), re-normalised on the
+    sphere. EM is scikit-learn's, seeded with config.seed and run for at most `budget_steps` iterations."""
+
+    def __init__(self, geometry, config):
+        super().__init__(geometry, config)
+        c, d = config.gmm_components, self.dim
+        self.seed = config.seed
+        self.register_buffer("weights", torch.zeros(c, dtype=torch.float64))  # (C,)
+        self.register_buffer("means", torch.zeros(c, d, dtype=torch.float64))  # (C, D)
+        self.register_buffer("cholesky", torch.zeros(c, d, d, dtype=torch.float64))  # (C, D, D)
+
+    def estimate(self, codes, generator, budget_steps):
+        gmm = SkGMM(len(self.weights), covariance_type="full", reg_covar=1e-5, random_state=self.seed,
+                    max_iter=budget_steps).fit(codes.double().cpu().numpy())
+        self.weights.copy_(torch.tensor(gmm.weights_))
+        self.means.copy_(torch.tensor(gmm.means_))
+        self.cholesky.copy_(torch.tensor(np.linalg.cholesky(gmm.covariances_)))
+
+    def draw(self, n, generator):
+        which = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # (n,)
+        eps = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        return self.geometry.normalize(self.means[which] + torch.einsum("nde,ne->nd", self.cholesky[which], eps))
