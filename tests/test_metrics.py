@@ -116,3 +116,9 @@ def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
     assert metrics["interpolation"]["lerp"]["step_evenness_pixels"] >= 1
     for name in ("spectrum.png", "sphere3d_tsne.png", "samples-prior.png", "samples-matched.png"):
         assert (run / "figures" / name).stat().st_size > 1000
+    # the schema names what evaluation writes: every report column resolves (Inception skipped here)
+    from isogen.metrics.schema import COLUMNS, summary, value
+
+    assert [k for k, c in COLUMNS.items() if value(metrics, c.path) is None and "inception" not in c.path] == []
+    text = summary(metrics)
+    assert "generation[matched]: classifier FID" in text and "interpolation[slerp]: midpoint classifier FID" in text

@@ -85,7 +85,7 @@ def protocol_text(spec: StudySpec, rows: list) -> str:
     train_seconds = sum(sum(r["seconds"] for r in read_jsonl(row["dir"] / "log.jsonl")) for row in rows)
     return (f"Protocol: {len(rows)} runs ({len({r['label'] for r in rows})} methods, D in {spec.dims}, seeds "
             f"{spec.seeds}); training preset '{spec.preset}' with {spec.overrides}: {config['epochs']} epochs, "
-            f"batch {config['batch_size']}, {config['train_subset'] or 60000} training images, "
+            f"batch {config['batch_size']}, {c['train_images_for_samplers']} training images, "
             f"{config['encoder']} encoder (width {config['encoder_width']}), decoder width "
             f"{config['decoder_width']}, lr {config['lr']}. Evaluation on the {c['test_images']} test images: "
             f"{c['samples']} samples per sampler for classifier metrics (classifier test accuracy "

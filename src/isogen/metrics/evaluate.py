@@ -91,7 +91,8 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
                                                      model.geometry, options.steps, decode, classifier, judge)
     metrics["floor"] = judge.floor()
     metrics["protocol"] = {
-        "test_images": len(data.test_images), "dataset": config.dataset, "train_images_for_samplers": len(train_images),
+        "test_images": len(data.test_images), "dataset": config.dataset,
+        "train_images_for_samplers": len(train_images),  # the run's training split
         "inception": INCEPTION_PROTOCOL if judge.inception else "skipped (--fid-samples 0)",
         "inception_fid_n": fid_n, "classifier_test_accuracy": accuracy,
         "classifier": "own CNN, penultimate 128-d features (isogen.metrics.classifier)",

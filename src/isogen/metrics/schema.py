@@ -92,13 +92,13 @@ def value(metrics: dict, path: str):
 def summary(metrics: dict) -> str:
     """One line per section and per entry: every schema field the run has, at its precision."""
 
-    def line(name: str, record: dict, fields: list[Field], entry: str = "") -> str:
-        parts = [f"{f.title.format(entry=entry)} {record[f.key]:.{f.digits}f}" for f in fields
-                 if isinstance(record.get(f.key), (int, float)) and math.isfinite(record[f.key])]
+    def line(name: str, record: dict, fields: list[Field]) -> str:
+        # the line names the entry, so titles drop it: "classifier FID, {entry}" -> "classifier FID"
+        parts = [f"{f.title.replace(', {entry}', '').replace(' {entry}', '')} {record[f.key]:.{f.digits}f}"
+                 for f in fields if isinstance(record.get(f.key), (int, float)) and math.isfinite(record[f.key])]
         return f"{name}: " + ", ".join(parts)
 
     lines = [line(section, metrics[section], fields) for section, fields in SECTIONS.items() if section in metrics]
     for section, fields in PER_ENTRY.items():
-        lines += [line(f"{section}[{entry}]", record, fields, entry)
-                  for entry, record in metrics.get(section, {}).items()]
+        lines += [line(f"{section}[{entry}]", record, fields) for entry, record in metrics.get(section, {}).items()]
     return "\n".join(lines)
