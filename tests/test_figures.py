@@ -1,0 +1,32 @@
+"""Pictures: the grid layout against torchvision's make_grid, and every figure writes a PNG."""
+import numpy as np
+import pytest
+import torch
+
+from isogen import figures
+
+
+@pytest.mark.parametrize("n, nrow", [(100, 10), (7, 3), (12, 12), (1, 10), (26, 12)])
+def test_tile_is_torchvisions_make_grid_for_one_channel(n, nrow):
+    from torchvision.utils import make_grid
+
+    x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(n))
+    assert torch.equal(figures.tile(x, nrow), make_grid(x, nrow=nrow, padding=2, pad_value=0.5)[0])
+
+
+def test_every_figure_writes_a_png(tmp_path):
+    rng = np.random.default_rng(0)
+    figures.image_grid(tmp_path / "grid.png", torch.rand(12, 1, 28, 28), 6, "grid", [f"row {i}" for i in range(2)])
+    eig = sorted(rng.random(8), reverse=True)
+    figures.spectrum(tmp_path / "spectrum.png", eig, 3.0, 7.1)
+    codes = rng.normal(size=(60, 8))
+    figures.code_maps(tmp_path / "maps.png", codes / np.linalg.norm(codes, axis=1, keepdims=True), rng.integers(0, 10, 60))
+    figures.picture_mosaic(tmp_path / "mosaic.png", [(tmp_path / "grid.png", "a"), (tmp_path / "spectrum.png", "b")])
+    figures.spectra(tmp_path / "spectra.png", {"a": eig, "b": eig[::-1]})
+    figures.tradeoff(tmp_path / "tradeoff.png", [{"label": "a", "sampler": "prior", "x": 0.1, "y": 100.0,
+                                                  "xerr": 0.01, "yerr": 5.0},
+                                                 {"label": "b", "sampler": "matched", "x": 0.2, "y": 90.0,
+                                                  "xerr": None, "yerr": None}])
+    figures.sensitivity(tmp_path / "sensitivity.png", {"lambda": [(0.1, 600.0, 0.9), (1.0, 500.0, 0.8)]})
+    for path in tmp_path.iterdir():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000, path.name
