@@ -20,7 +20,8 @@ def test_every_figure_writes_a_png(tmp_path):
     eig = sorted(rng.random(8), reverse=True)
     figures.spectrum(tmp_path / "spectrum.png", eig, 3.0, 7.1)
     codes = rng.normal(size=(60, 8))
-    figures.code_maps(tmp_path / "maps.png", codes / np.linalg.norm(codes, axis=1, keepdims=True), rng.integers(0, 10, 60))
+    unit = codes / np.linalg.norm(codes, axis=1, keepdims=True)
+    figures.code_maps(tmp_path / "maps.png", unit, rng.integers(0, 10, 60))
     figures.picture_mosaic(tmp_path / "mosaic.png", [(tmp_path / "grid.png", "a"), (tmp_path / "spectrum.png", "b")])
     figures.spectra(tmp_path / "spectra.png", {"a": eig, "b": eig[::-1]})
     figures.tradeoff(tmp_path / "tradeoff.png", [{"label": "a", "sampler": "prior", "x": 0.1, "y": 100.0,

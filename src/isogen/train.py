@@ -152,8 +152,8 @@ def check_run_folder(run_dir: Path, config: Config, resume: bool) -> dict | None
     differing = sorted(k for k in set(saved) | set(config.to_dict())
                        if saved.get(k) != config.to_dict().get(k) and k not in RESUMABLE_DIFFERENCES)
     if differing:
-        raise IsogenError(f"cannot resume {run_dir}: its config differs in {differing}; resume with the "
-                          "same settings (isogen train --resume --run-dir DIR alone reuses them) or use a new --run-dir")
+        raise IsogenError(f"cannot resume {run_dir}: its config differs in {differing}; resume with the same "
+                          "settings (isogen train --resume --run-dir DIR alone reuses them) or use a new --run-dir")
     return checkpoint
 
 

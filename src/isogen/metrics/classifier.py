@@ -33,7 +33,8 @@ class ClassifierRecipe:
     version: int = 1  # bump when the architecture changes
 
     def key(self, dataset: str) -> str:
-        return hashlib.sha256(json.dumps({"dataset": dataset, **asdict(self)}, sort_keys=True).encode()).hexdigest()[:12]
+        recipe = json.dumps({"dataset": dataset, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
 class DigitClassifier(nn.Module):

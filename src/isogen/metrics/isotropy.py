@@ -25,7 +25,8 @@ def effective_rank(eigenvalues: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
-def ep_p_value(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64, null_draws: int = 200) -> tuple[float, float]:
+def ep_p_value(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64,
+               null_draws: int = 200) -> tuple[float, float]:
     """(statistic, p-value) of the mean EP statistic of unit codes against the exact sphere marginal on
     fresh slices; p is the share of `null_draws` truly uniform sets of the same N and D whose statistic is
     at least as large, (1 + #{null >= observed}) / (1 + draws)."""
