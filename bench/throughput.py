@@ -1,5 +1,6 @@
-"""Training throughput (images/s) of the real training step: index-slice batching from the
-device-resident uint8 data set, batched affine views, the method's loss, backward, AdamW.
+"""Training throughput (images/s) of the real training step (`isogen.engine.Engine`): the batch gathered
+from the device-resident uint8 data set, affine views from the epoch's pre-drawn parameters, the
+method's loss, backward, fused AdamW; on CUDA the step is a replayed CUDA graph (cuda_graph=false: eager).
 
     PYTHONPATH=src python bench/throughput.py [--device cpu|cuda] [--compile] [key=value ...]
 
@@ -17,9 +18,9 @@ import torch
 
 from isogen.config import make_config, parse_assignments
 from isogen.data import load_dataset
+from isogen.engine import Engine
 from isogen.methods import make_method
-from isogen.runs import environment, generator, resolve_device
-from isogen.train import train_step
+from isogen.runs import environment, resolve_device
 
 
 def sync(device: torch.device) -> None:
@@ -29,22 +30,22 @@ def sync(device: torch.device) -> None:
 
 def measure(overrides: dict[str, str], device: torch.device, images: torch.Tensor, steps: int, windows: int,
             compile_model: bool) -> float:
-    config = make_config("", overrides)
+    config = make_config("", {**overrides, "device": str(device)})
     method = make_method(config).to(device)
     model = method.build_model().to(device)
     if compile_model:
         model = torch.compile(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    rng = generator(device, 0, "bench")
-    autocast = device.type == "cuda" and config.precision == "bf16"
+    engine = Engine(method, model, images, config)
+    done = [0]  # steps taken, counted on the host: the engine's own counters live on the device
 
     def run(n_steps: int) -> None:
-        order = torch.randperm(len(images), generator=rng, device=device)
-        for i in range(n_steps):
-            start = (i * config.batch_size) % (len(images) - config.batch_size)
-            train_step(method, model, optimizer, images, order[start:start + config.batch_size], rng, autocast)
+        for _ in range(n_steps):
+            if done[0] % engine.steps_per_epoch == 0:  # epochs start as in training: buffers refilled
+                engine.begin_epoch(done[0] // engine.steps_per_epoch)
+            engine.step()
+            done[0] += 1
 
-    run(3)  # warm-up: allocator, kernels, compilation
+    run(5)  # warm-up: allocator, kernels, CUDA graph capture
     sync(device)
     rates = []
     for _ in range(windows):
@@ -69,8 +70,8 @@ def main() -> None:
     print(f"# {env['device_name'] or device}, torch {env['torch']}, {env['cpu_threads']} CPU threads")
     steps = args.steps or (50 if device.type == "cuda" else 5)
     base = parse_assignments(args.overrides)
-    grid = [{"method": m, "embed_dim": "64", "batch_size": b}
-            for m in ("sigreg-sphere", "infonce", "vae") for b in (("256",) if device.type == "cpu" else ("512", "2048"))]
+    batches = ("256",) if device.type == "cpu" else ("512", "2048")
+    grid = [{"method": m, "embed_dim": "64", "batch_size": b} for m in ("sigreg-sphere", "infonce", "vae") for b in batches]
     for point in grid:
         overrides = {**point, **base}
         rate = measure(overrides, device, images, steps, args.windows, args.compile)

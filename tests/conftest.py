@@ -13,3 +13,29 @@ def mnist():
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def poison_infonce(monkeypatch):
+    """poison_infonce(step, value): InfoNCE's term becomes `value` (nan, inf) from training step `step` on
+    (counted over real steps: the memory estimate's pass on fake tensors does not count)."""
+    from torch._subclasses.fake_tensor import is_fake
+
+    from isogen.methods.contrastive import InfoNCE
+
+    original = InfoNCE.embedding_terms
+
+    def poison(step: int, value: float) -> None:
+        calls = []
+
+        def poisoned(self, h, noise):
+            terms = original(self, h, noise)
+            if not is_fake(h):
+                calls.append(1)
+                if len(calls) > step:
+                    terms["infonce"] = terms["infonce"] * value
+            return terms
+
+        monkeypatch.setattr(InfoNCE, "embedding_terms", poisoned)
+
+    return poison

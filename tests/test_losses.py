@@ -136,10 +136,10 @@ def test_collapse_and_anisotropy_give_large_statistics():
     g = torch.Generator().manual_seed(2)
     d, n = 16, 512
     reg = SIGReg(SPHERE, d, num_slices=128, target="sphere")
-    uniform = reg(uniform_sphere(n, d, g).float(), g).item()
-    collapsed = reg(torch.ones(n, d) + 0.01 * torch.randn(n, d, generator=g), g).item()
+    uniform = reg(uniform_sphere(n, d, g).float(), reg.draw(g)[0]).item()
+    collapsed = reg(torch.ones(n, d) + 0.01 * torch.randn(n, d, generator=g), reg.draw(g)[0]).item()
     stretched = torch.randn(n, d, generator=g) * torch.linspace(0.1, 3, d)
-    anisotropic = reg(stretched, g).item()
+    anisotropic = reg(stretched, reg.draw(g)[0]).item()
     assert uniform < 3
     assert collapsed > 100 * uniform
     assert anisotropic > 5 * uniform
@@ -148,17 +148,17 @@ def test_collapse_and_anisotropy_give_large_statistics():
 def test_euclidean_sigreg_tests_raw_gaussianity():
     g = torch.Generator().manual_seed(3)
     reg = SIGReg(EUCLIDEAN, 8, num_slices=256)
-    assert reg(torch.randn(1024, 8, generator=g), g).item() < 2
-    assert reg(2 * torch.randn(1024, 8, generator=g), g).item() > 20  # wrong scale
+    assert reg(torch.randn(1024, 8, generator=g), reg.draw(g)[0]).item() < 2
+    assert reg(2 * torch.randn(1024, 8, generator=g), reg.draw(g)[0]).item() > 20  # wrong scale
 
 
 def test_sigreg_slices_are_fresh_yet_reproducible():
     reg = SIGReg(SPHERE, 8, num_slices=4)
+    slices = reg.draw(torch.Generator().manual_seed(5), count=3)  # (3, D, M): three steps' worth
+    assert slices.shape == (3, 8, 4) and torch.allclose(slices.norm(dim=1), torch.ones(3, 4))
+    assert torch.equal(slices, reg.draw(torch.Generator().manual_seed(5), count=3))
     h = torch.randn(64, 8)
-    a = reg(h, torch.Generator().manual_seed(5))
-    assert a == reg(h, torch.Generator().manual_seed(5))
-    g = torch.Generator().manual_seed(5)
-    assert reg(h, g) != reg(h, g)
+    assert reg(h, slices[0]) != reg(h, slices[1])
 
 
 @pytest.mark.parametrize("autocast", [False, True])
@@ -167,7 +167,7 @@ def test_sigreg_gradients_are_finite(autocast):
     layer = torch.nn.Linear(16, 32)
     x = torch.randn(256, 16)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        value = reg(layer(x), torch.Generator().manual_seed(0))
+        value = reg(layer(x), reg.draw(torch.Generator().manual_seed(0))[0])
     assert value.dtype == torch.float32  # computed in float32 even under bf16 autocast
     value.backward()
     assert torch.isfinite(layer.weight.grad).all() and layer.weight.grad.abs().sum() > 0

@@ -16,11 +16,16 @@ def build(name, **overrides):
     return config, method, method.build_model()
 
 
+def one_step(method, n, seed=0):
+    """The noise of one step of n images (the first of a one-step epoch)."""
+    return {k: v[0] for k, v in method.noise(1, n, torch.Generator().manual_seed(seed)).items()}
+
+
 @pytest.mark.parametrize("name", list(METHODS))
 def test_every_method_returns_finite_named_terms_and_trains_both_networks(name):
     config, method, model = build(name)
     x = torch.rand(16, 1, 28, 28)
-    terms = method.loss(model, x, torch.Generator().manual_seed(0))
+    terms = method.loss(model, x, one_step(method, 16))
     assert set(model.decoder.loss(torch.zeros(1, config.embed_dim), x[:1])) <= set(terms)  # the decoder's terms
     for term, value in terms.items():
         assert value.shape == () and math.isfinite(value.item()), term
@@ -36,19 +41,36 @@ def test_every_method_returns_finite_named_terms_and_trains_both_networks(name):
 @pytest.mark.parametrize("name", [n for n, m in METHODS.items() if issubclass(m, Contrastive)])
 def test_decoder_term_never_reaches_the_encoder(name):
     _, method, model = build(name)
-    terms = method.loss(model, torch.rand(8, 1, 28, 28), torch.Generator().manual_seed(0))
+    terms = method.loss(model, torch.rand(8, 1, 28, 28), one_step(method, 8))
     terms["recon_bce"].backward()
     assert all(p.grad is None for p in model.encoder.parameters())
 
 
 def test_weights_scale_terms_into_the_total():
     _, method, model = build("sigreg-sphere", sigreg_weight=0.25)
-    terms = method.loss(model, torch.rand(8, 1, 28, 28), torch.Generator().manual_seed(0))
+    terms = method.loss(model, torch.rand(8, 1, 28, 28), one_step(method, 8))
     expected = terms["infonce"] + 0.25 * terms["sigreg"] + terms["recon_bce"]
     assert method.total(terms).item() == pytest.approx(expected.item())
     _, vae, _ = build("vae", beta=7.0)
     _, beta_vae, _ = build("beta-vae", beta=7.0)
-    assert vae.weights == {"kl": 1.0} and beta_vae.weights == {"kl": 7.0}
+    assert vae.weights.as_dict() == {"kl": 1.0} and beta_vae.weights.as_dict() == {"kl": 7.0}
+
+
+def test_hs_vae_anneals_its_weights_in_place_as_sqrt_epoch():
+    _, method, _ = build("hs-vae", hs_weight=2.0, hs_anneal_epochs=4)
+    buffer = method.weights.hs_prior  # a captured CUDA graph reads this very tensor
+    for epoch, expected in [(0, 2 * 0.5), (2, 2 * math.sqrt(0.75)), (3, 2.0), (9, 2.0)]:
+        method.start_epoch(epoch)
+        assert method.weights.hs_prior is buffer
+        assert method.weights.as_dict() == pytest.approx({"hs_prior": expected, "kl_sigma": expected})
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_noise_is_drawn_per_step_and_repeats_with_the_generator(name):
+    _, method, _ = build(name)
+    a, b = method.noise(5, 8, torch.Generator().manual_seed(3)), method.noise(5, 8, torch.Generator().manual_seed(3))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) and a[k].shape[0] == 5 for k in a)
+    assert all(not torch.equal(v[0], v[1]) for v in a.values())  # fresh every step
 
 
 def test_latent_geometry_per_method():

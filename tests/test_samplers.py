@@ -70,9 +70,7 @@ def test_matched_gaussian_recovers_mean_and_covariance():
 def test_vmf_fit_recovers_direction_and_concentration(dim, kappa):
     mu = torch.nn.functional.normalize(torch.arange(1.0, dim + 1, dtype=torch.float64), dim=0)
     truth = build("vmf", SPHERE, dim)
-    truth.mu.copy_(mu)
-    truth.kappa.fill_(kappa)
-    truth.fitted.fill_(True)
+    truth.load_state_dict({"fitted": torch.tensor(True), "mu": mu, "kappa": torch.tensor(kappa, dtype=torch.float64)})
     samples = truth.sample(40000, gen(3)).double()
     assert torch.allclose(samples.norm(dim=1), torch.ones(40000, dtype=torch.float64), atol=1e-5)
     # E[mu . z] = A_D(kappa) = I_{D/2}(kappa) / I_{D/2-1}(kappa), an independent check of the sampler

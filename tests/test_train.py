@@ -8,9 +8,8 @@ import isogen.train as train_module
 from isogen.config import make_config
 from isogen.errors import IsogenError
 from isogen.files import read_jsonl
-from isogen.methods.contrastive import InfoNCE
 from isogen.runs import load_checkpoint, load_run
-from isogen.train import learning_rate, train
+from isogen.train import train
 
 TIMING = {"seconds", "images_per_s"}
 
@@ -21,14 +20,6 @@ def smoke(**overrides):
 
 def without_timing(log):
     return [{k: v for k, v in record.items() if k not in TIMING} for record in log]
-
-
-def test_learning_rate_schedule():
-    config = smoke(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
-    assert learning_rate(0, config, 110) == pytest.approx(0.1)
-    assert learning_rate(9, config, 110) == pytest.approx(1.0)
-    assert learning_rate(60, config, 110) == pytest.approx(0.1 + 0.9 * 0.5)
-    assert learning_rate(110, config, 110) == pytest.approx(0.1)
 
 
 def test_training_writes_a_complete_run_folder(tmp_path, mnist):
@@ -83,22 +74,13 @@ def test_run_folder_protects_its_contents(tmp_path, mnist):
     assert not (tmp_path / "other").exists()
 
 
-def test_non_finite_loss_stops_with_the_term_and_keeps_the_checkpoint(tmp_path, mnist, monkeypatch):
+def test_non_finite_loss_stops_with_the_term_and_keeps_the_checkpoint(tmp_path, mnist, poison_infonce):
     run = tmp_path / "run"
-    original = InfoNCE.embedding_terms
-    steps = []
-
-    def poisoned(self, h, generator):
-        steps.append(1)
-        terms = original(self, h, generator)
-        if len(steps) == 11:  # step 10: the third step of epoch 2 (8 steps per epoch)
-            terms["infonce"] = terms["infonce"] * math.nan
-        return terms
-
-    monkeypatch.setattr(InfoNCE, "embedding_terms", poisoned)
+    poison_infonce(10, math.nan)  # step 10: the third step of epoch 2 (8 steps per epoch)
     with pytest.raises(train_module.NonFiniteLoss, match=r"term 'infonce' = nan at step 10 \(epoch 2\).*epoch 1"):
         train(smoke(epochs=3), run, progress=False, data=mnist)
     assert load_checkpoint(run)["epoch"] == 1
+    assert len(read_jsonl(run / "log.jsonl")) == 1  # nothing of the bad epoch was saved
 
 
 def test_samplers_are_fitted_once_saved_and_loaded_by_later_commands(tmp_path, mnist, monkeypatch):

@@ -35,6 +35,9 @@ class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "bf16"  # bf16 autocast on CUDA, or fp32; CPU always trains in fp32
+    cuda_graph: bool = True  # on CUDA, capture the training step once as a graph and replay it
+    channels_last: bool = False  # NHWC memory layout for the convolutions
+    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always saved)
     # contrastive views: random affine transforms
     rotation_deg: float = 12.0
     translate_px: float = 2.0
@@ -78,6 +81,7 @@ class Config:
         need(self.train_subset >= 0, f"train_subset={self.train_subset}", "use 0 (all) or a positive count")
         need(self.lr > 0, f"lr={self.lr}", "use a positive learning rate")
         need(self.weight_decay >= 0, f"weight_decay={self.weight_decay}", "use weight_decay >= 0")
+        need(self.checkpoint_every >= 1, f"checkpoint_every={self.checkpoint_every}", "use checkpoint_every >= 1")
         need(self.warmup_steps >= 0, f"warmup_steps={self.warmup_steps}", "use warmup_steps >= 0")
         need(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio={self.min_lr_ratio}", "use a value in [0, 1]")
         need(self.temperature > 0, f"temperature={self.temperature}", "use temperature > 0")

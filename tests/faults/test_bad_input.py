@@ -12,7 +12,6 @@ import torch
 
 from isogen.cli import main
 from isogen.files import read_json, write_json
-from isogen.methods.contrastive import InfoNCE
 
 SMOKE = ["--preset", "smoke", "--no-progress"]
 
@@ -81,6 +80,16 @@ def test_bad_config(tmp_path, capsys, faults, override, message):
     assert not (tmp_path / "run").exists()
 
 
+def test_configuration_too_large_for_memory(tmp_path, capsys, faults, monkeypatch):
+    import isogen.memory
+
+    monkeypatch.setattr(isogen.memory, "free_bytes", lambda device: 24 * 2**30)  # the CI machine's RAM
+    expect_error(faults, "config: embed_dim=100000 (needs ~33 GiB)",
+                 ["train", "--preset", "full", "--no-progress", "--run-dir", tmp_path / "run", "embed_dim=100000"],
+                 capsys, "embed_dim=100000, batch_size=512 needs about", tmp_path)
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_preset(tmp_path, capsys, faults):
     expect_error(faults, "config: unknown preset", ["train", "--preset", "tiny", "--run-dir", tmp_path / "r"],
                  capsys, "valid presets: quick, full, smoke", tmp_path)
@@ -135,16 +144,8 @@ def test_disk_full_during_checkpoint(tmp_path, capsys, faults, monkeypatch):
     assert not list(run.glob(".*.tmp")) and not (run / "checkpoint.pt").exists()
 
 
-def test_nan_loss_keeps_the_last_good_checkpoint(tmp_path, capsys, faults, monkeypatch):
-    original = InfoNCE.embedding_terms
-    calls = []
-
-    def poisoned(self, h, generator):
-        calls.append(1)
-        terms = original(self, h, generator)
-        return {**terms, "infonce": terms["infonce"] * math.inf} if len(calls) > 10 else terms
-
-    monkeypatch.setattr(InfoNCE, "embedding_terms", poisoned)
+def test_nan_loss_keeps_the_last_good_checkpoint(tmp_path, capsys, faults, poison_infonce):
+    poison_infonce(10, math.inf)
     run = tmp_path / "run"
     code = main(["train", *SMOKE, "--run-dir", str(run), "epochs=3"])
     err = capsys.readouterr().err

@@ -42,14 +42,14 @@ class SIGReg(nn.Module):
         self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
         self.register_buffer("target_cf", torch.tensor(cf, dtype=torch.float32), persistent=False)
 
-    def projections(self, h: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """h: (N, D) -> u: (N, M), with M fresh directions drawn from `generator`."""
-        directions = torch.randn(self.dim, self.num_slices, generator=generator, device=h.device)
-        directions = F.normalize(directions, dim=0)  # (D, M), columns uniform on S^{D-1}
-        return self.geometry.standardize(h) @ directions
+    def draw(self, generator: torch.Generator, count: int = 1) -> torch.Tensor:
+        """`count` sets of M fresh directions: (count, D, M), each column uniform on S^{D-1}."""
+        directions = torch.randn(count, self.dim, self.num_slices, generator=generator, device=generator.device)
+        return F.normalize(directions, dim=1)
 
-    def forward(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, slices: torch.Tensor) -> torch.Tensor:
+        """h: (N, D) embeddings, slices: (D, M) directions (one set of `draw`) -> the mean statistic."""
         # float32 even under bf16 autocast: cos/sin of t*u and an N-fold sum need the mantissa.
         with torch.autocast(device_type=h.device.type, enabled=False):
-            u = self.projections(h.float(), generator)
+            u = self.geometry.standardize(h.float()) @ slices  # (N, M)
             return epps_pulley(u, self.knots, self.weights, self.target_cf).mean()

@@ -5,7 +5,7 @@ import torch
 
 from ..geometry import SPHERE
 from ..losses import eccentric_loss, gaussian_kl, hyperspherical_prior_loss
-from .base import Autoencoder
+from .base import Autoencoder, LossWeights
 
 
 class PlainAE(Autoencoder):
@@ -20,9 +20,9 @@ class EccentricAE(Autoencoder):
 
     def __init__(self, config):
         super().__init__(config)
-        self.weights = {"eccentric": config.eccentric_weight}
+        self.weights = LossWeights(eccentric=config.eccentric_weight)
 
-    def regularize(self, h, generator):
+    def regularize(self, h, noise):
         return h, {"eccentric": eccentric_loss(h.float(), self.config.eccentric_mu)}
 
 
@@ -34,15 +34,17 @@ class VAE(Autoencoder):
 
     def __init__(self, config):
         super().__init__(config)
-        self.weights = {"kl": self.kl_weight()}
+        self.weights = LossWeights(kl=self.kl_weight())
 
     def kl_weight(self) -> float:
         return self.beta
 
-    def regularize(self, h, generator):
+    def noise(self, steps, n, generator):
+        return {"eps": torch.randn(steps, n, self.config.embed_dim, generator=generator, device=generator.device)}
+
+    def regularize(self, h, noise):
         mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
-        eps = torch.randn(mean.shape, generator=generator, device=h.device)
-        return mean + (0.5 * log_var).exp() * eps, {"kl": gaussian_kl(mean, log_var)}
+        return mean + (0.5 * log_var).exp() * noise["eps"], {"kl": gaussian_kl(mean, log_var)}
 
 
 class BetaVAE(VAE):
@@ -67,17 +69,18 @@ class HypersphericalVAE(VAE):
 
     def __init__(self, config):
         super().__init__(config)
+        self.weights = LossWeights(hs_prior=0.0, kl_sigma=0.0)
         self.start_epoch(0)
 
     def start_epoch(self, epoch):
         c = self.config
         weight = c.hs_weight * min(1.0, math.sqrt((epoch + 1) / c.hs_anneal_epochs))
-        self.weights = {"hs_prior": weight, "kl_sigma": weight}
+        self.weights.set("hs_prior", weight)
+        self.weights.set("kl_sigma", weight)
 
-    def regularize(self, h, generator):
+    def regularize(self, h, noise):
         mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
-        eps = torch.randn(mean.shape, generator=generator, device=h.device)
-        z = self.geometry.normalize(mean + (0.5 * log_var).exp() * eps)
+        z = self.geometry.normalize(mean + (0.5 * log_var).exp() * noise["eps"])
         c = self.config
         kl_sigma = 0.5 * (log_var.exp() - log_var - 1).sum(1).mean()
         return z, {"hs_prior": hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos), "kl_sigma": kl_sigma}

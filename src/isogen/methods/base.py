@@ -1,4 +1,11 @@
-"""What every method shares: the loss interface, the weighting of terms, its latent geometry and samplers."""
+"""What every method shares: the loss interface, the weighting of terms, its latent geometry and samplers.
+
+A training step must run without reading anything from the host (so that on CUDA it can be captured
+once as a graph and replayed), so a method draws all of an epoch's randomness up front:
+`noise(steps, n, generator)` returns tensors whose first axis is the step, and `loss` receives the
+slice of the current step. Its loss weights are buffers for the same reason: a schedule changes them
+in place between epochs.
+"""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -6,19 +13,40 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..augment import random_affine
+from ..augment import apply_affine, sample_affine
 from ..config import Config
 from ..geometry import EUCLIDEAN, SPHERE, Geometry
 from ..models import LatentModel, build_model
 from ..samplers import Sampler, build_samplers
+
+Noise = dict[str, torch.Tensor]
+
+
+class LossWeights(nn.Module):
+    """Weights of named loss terms, as 0-d buffers (they follow the method to its device and are
+    changed in place); a term without a weight counts once."""
+
+    def __init__(self, **weights: float):
+        super().__init__()
+        for name, value in weights.items():
+            self.register_buffer(name, torch.tensor(float(value)), persistent=False)
+
+    def set(self, name: str, value: float) -> None:
+        getattr(self, name).fill_(value)
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(value) for name, value in self.named_buffers()}
+
+    def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        weights = dict(self.named_buffers())
+        return sum(weights[name] * value if name in weights else value for name, value in terms.items())
 
 
 class Method(nn.Module):
     """A training objective over a LatentModel.
 
     `loss` returns the raw value of each named term (the decoder's among them); `weights` scales them
-    into the total (a term without a weight counts once). Modules hold state (SIGReg's tables); losses
-    hold math.
+    into the total. Modules hold state (SIGReg's tables); losses hold math.
     """
 
     geometry: ClassVar[Geometry] = SPHERE  # where the codes live
@@ -28,18 +56,23 @@ class Method(nn.Module):
     def __init__(self, config: Config):
         super().__init__()
         self.config = config
-        self.weights: dict[str, float] = {}
+        self.weights = LossWeights()
         self.sampler_names = config.sampler_names() or list(self.default_samplers)
         self.samplers()  # unknown or inapplicable sampler names fail here, before anything runs
 
-    def loss(self, model: LatentModel, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def noise(self, steps: int, n: int, generator: torch.Generator) -> Noise:
+        """The randomness of `steps` steps of `n` images, each tensor (steps, ...), drawn on the generator's device."""
+        return {}
+
+    def loss(self, model: LatentModel, x: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
+        """x (N, 1, 28, 28) in [0, 1]; noise: one step's slice of `noise(...)`."""
         raise NotImplementedError
 
     def start_epoch(self, epoch: int) -> None:
         """Called by the training loop before each epoch: schedules of the loss weights live here."""
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-        return sum(self.weights.get(name, 1.0) * value for name, value in terms.items())
+        return self.weights.total(terms)
 
     def samplers(self) -> dict[str, Sampler]:
         """Unfitted samplers of this run's codes, by name."""
@@ -56,13 +89,18 @@ class Contrastive(Method):
         super().__init__(config)
         self.ranges = config.affine_ranges()
 
-    def embedding_terms(self, h: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def noise(self, steps, n, generator):
+        # two views of every image: 2n inverse affine maps per step, [view 1 of all; view 2 of all]
+        theta = sample_affine(steps * 2 * n, 28, 28, self.ranges, generator, generator.device)
+        return {"views": theta.view(steps, 2 * n, 2, 3)}
+
+    def embedding_terms(self, h: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
         """h: (2N, H), the two views stacked; the method's objective on them."""
         raise NotImplementedError
 
-    def loss(self, model, x, generator):
-        views = torch.cat([random_affine(x, self.ranges, generator), random_affine(x, self.ranges, generator)])
-        terms = self.embedding_terms(model.features(views), generator)  # views: (2N, 1, 28, 28)
+    def loss(self, model, x, noise):
+        views = apply_affine(x.repeat(2, 1, 1, 1), noise["views"])  # (2N, 1, 28, 28)
+        terms = self.embedding_terms(model.features(views), noise)
         with torch.no_grad():  # the decoder must not shape the encoder
             z = model.encode(x)  # (N, D)
         return terms | model.decoder.loss(z, x)
@@ -73,10 +111,10 @@ class Autoencoder(Method):
 
     geometry = EUCLIDEAN
 
-    def regularize(self, h: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+    def regularize(self, h: torch.Tensor, noise: Noise) -> tuple[torch.Tensor, dict]:
         """h: (N, H) -> the code to decode (N, D) and the regulariser's terms."""
         return h, {}
 
-    def loss(self, model, x, generator):
-        z, terms = self.regularize(model.features(x), generator)
+    def loss(self, model, x, noise):
+        z, terms = self.regularize(model.features(x), noise)
         return terms | model.decoder.loss(z, x)

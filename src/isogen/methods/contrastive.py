@@ -3,13 +3,13 @@ import torch.nn.functional as F
 
 from ..geometry import EUCLIDEAN
 from ..losses import SIGReg, alignment, info_nce, uniformity
-from .base import Contrastive
+from .base import Contrastive, LossWeights
 
 
 class InfoNCE(Contrastive):
     """NT-Xent only: uniformity comes from the negatives alone."""
 
-    def embedding_terms(self, h, generator):
+    def embedding_terms(self, h, noise):
         return {"infonce": info_nce(h, self.config.temperature)}
 
 
@@ -21,13 +21,16 @@ class SIGRegSphere(InfoNCE):
         c = config
         self.sigreg = SIGReg(self.geometry, c.embed_dim, c.sigreg_slices, self.sigreg_target(), c.sigreg_t_max,
                              c.sigreg_knots)
-        self.weights = {"sigreg": c.sigreg_weight}
+        self.weights = LossWeights(sigreg=c.sigreg_weight)
 
     def sigreg_target(self) -> str:
         return self.config.sigreg_target
 
-    def embedding_terms(self, h, generator):
-        return super().embedding_terms(h, generator) | {"sigreg": self.sigreg(h, generator)}
+    def noise(self, steps, n, generator):
+        return super().noise(steps, n, generator) | {"slices": self.sigreg.draw(generator, steps)}  # (steps, D, M)
+
+    def embedding_terms(self, h, noise):
+        return super().embedding_terms(h, noise) | {"sigreg": self.sigreg(h, noise["slices"])}
 
 
 class SIGRegGauss(SIGRegSphere):
@@ -43,7 +46,7 @@ class SIGRegGauss(SIGRegSphere):
 class AlignUniform(Contrastive):
     """Wang & Isola (2020): L = L_align(alpha) + L_unif(t), the uniformity averaged over both views."""
 
-    def embedding_terms(self, h, generator):
+    def embedding_terms(self, h, noise):
         z1, z2 = F.normalize(h.float(), dim=1).chunk(2)  # (N, D) each
         c = self.config
         return {"align": alignment(z1, z2, c.alignment_alpha),

@@ -32,8 +32,9 @@ def ep_p_value(z: torch.Tensor, generator: torch.Generator, num_slices: int = 64
     at least as large, (1 + #{null >= observed}) / (1 + draws)."""
     n, d = z.shape
     statistic = SIGReg(SPHERE, d, num_slices=num_slices, target="sphere")  # its CF table is built once
-    observed = float(statistic(z.float(), generator))
-    null = [float(statistic(SPHERE.prior(n, d, generator, torch.float32), generator)) for _ in range(null_draws)]
+    observed = float(statistic(z.float(), statistic.draw(generator)[0]))
+    null = [float(statistic(SPHERE.prior(n, d, generator, torch.float32), statistic.draw(generator)[0]))
+            for _ in range(null_draws)]
     return observed, (1 + sum(v >= observed for v in null)) / (1 + null_draws)
 
 

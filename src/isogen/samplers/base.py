@@ -5,7 +5,9 @@
     sample(n, generator)                         (n, D) float32 codes on the fitted device
 
 A sampler is a module: its fitted parameters are buffers (or a network), so the run folder saves it
-with `state_dict` and `isogen sample | interpolate | eval` load it instead of fitting again. The
+with `state_dict` and `isogen sample | interpolate | eval` load it instead of fitting again. Until a
+fit or a load, buffers are placeholders on the meta device (a shape, no memory: a matched Gaussian at
+D = 100,000 would otherwise take 80 GB before anything is known to fit); both replace them. The
 closed-form samplers fit and draw in float64 on the CPU from a CPU generator, so their draws are the
 same on every device.
 """
@@ -30,6 +32,14 @@ class Sampler(nn.Module):
         self.geometry, self.dim = geometry, config.embed_dim
         self.device = torch.device("cpu")
         self.register_buffer("fitted", torch.tensor(not self.needs_fit))
+
+    def placeholder(self, name: str, *shape: int) -> None:
+        """Register a float64 buffer of this shape that `estimate` or `load_state_dict` will fill."""
+        self.register_buffer(name, torch.empty(shape, dtype=torch.float64, device="meta"))
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = True):
+        # assign: adopt the saved tensors in place of the meta placeholders (a copy into meta is lost)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def fit(self, codes: torch.Tensor, device: torch.device | str, generator: torch.Generator,
             budget_steps: int) -> Sampler:

@@ -13,16 +13,16 @@ class GaussianMixture(Sampler):
         super().__init__(geometry, config)
         c, d = config.gmm_components, self.dim
         self.seed = config.seed
-        self.register_buffer("weights", torch.zeros(c, dtype=torch.float64))  # (C,)
-        self.register_buffer("means", torch.zeros(c, d, dtype=torch.float64))  # (C, D)
-        self.register_buffer("cholesky", torch.zeros(c, d, d, dtype=torch.float64))  # (C, D, D)
+        self.placeholder("weights", c)  # (C,)
+        self.placeholder("means", c, d)  # (C, D)
+        self.placeholder("cholesky", c, d, d)  # (C, D, D)
 
     def estimate(self, codes, generator, budget_steps):
-        gmm = SkGMM(len(self.weights), covariance_type="full", reg_covar=1e-5, random_state=self.seed,
+        gmm = SkGMM(self.weights.shape[0], covariance_type="full", reg_covar=1e-5, random_state=self.seed,
                     max_iter=budget_steps).fit(codes.double().cpu().numpy())
-        self.weights.copy_(torch.tensor(gmm.weights_))
-        self.means.copy_(torch.tensor(gmm.means_))
-        self.cholesky.copy_(torch.tensor(np.linalg.cholesky(gmm.covariances_)))
+        self.weights = torch.tensor(gmm.weights_)
+        self.means = torch.tensor(gmm.means_)
+        self.cholesky = torch.tensor(np.linalg.cholesky(gmm.covariances_))
 
     def draw(self, n, generator):
         which = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # (n,)

@@ -17,15 +17,15 @@ class VonMisesFisher(Sampler):
 
     def __init__(self, geometry, config):
         super().__init__(geometry, config)
-        self.register_buffer("mu", torch.zeros(self.dim, dtype=torch.float64))  # (D,) unit
-        self.register_buffer("kappa", torch.zeros((), dtype=torch.float64))
+        self.placeholder("mu", self.dim)  # (D,) unit
+        self.placeholder("kappa")
 
     def estimate(self, codes, generator, budget_steps):
         codes = F.normalize(codes.double().cpu(), dim=1)
         mean = codes.mean(0)
         r = float(mean.norm().clamp(max=1 - 1e-9))
-        self.mu.copy_(mean / mean.norm())
-        self.kappa.fill_(r * (self.dim - r**2) / (1 - r**2))
+        self.mu = mean / mean.norm()
+        self.kappa = torch.tensor(r * (self.dim - r**2) / (1 - r**2), dtype=torch.float64)
 
     def draw(self, n, generator):
         d, kappa, mu = self.dim, max(float(self.kappa), 1e-8), self.mu

@@ -1,0 +1,140 @@
+"""The training step as a fixed program over device tensors: no host sync, few launches, and on CUDA
+captured once as a CUDA graph and replayed.
+
+Everything a step reads lives in a static device buffer that is filled before the epoch: the epoch's
+permutation (steps, N), its randomness (the method's `noise`, first axis = step), the learning-rate
+schedule (total_steps,), the loss weights (0-d buffers of the method); two device counters say which
+step it is. The step gathers its slice of each with `index_select`, runs forward, backward and a fused
+AdamW whose learning rate is a device tensor, writes its loss terms into row `step` of an (steps, T)
+buffer and advances the counters. The host reads that buffer once per epoch.
+
+Shapes: N batch, T = 1 + number of loss terms (the total first).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .config import Config
+from .data import as_float
+from .methods import Method
+from .models import LatentModel
+from .runs import generator
+
+CAPTURE_AFTER = 3  # eager warm-up steps (on a side stream) before a CUDA graph is captured
+
+
+def learning_rate(step: int, config: Config, total_steps: int) -> float:
+    """Linear warm-up to config.lr, then cosine decay to lr * min_lr_ratio at total_steps."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+class Engine:
+    """One run's optimiser and step. `begin_epoch(e)`, then `step()` steps_per_epoch times, then
+    `end_epoch()` -> the epoch's (steps, T) loss terms on the CPU (the one sync of the epoch)."""
+
+    def __init__(self, method: Method, model: LatentModel, images: torch.Tensor, config: Config):
+        self.method, self.model, self.images, self.config = method, model, images, config  # images (n, 28, 28) uint8
+        self.device = images.device
+        self.steps_per_epoch = len(images) // config.batch_size
+        self.total_steps = config.epochs * self.steps_per_epoch
+        cuda = self.device.type == "cuda"
+        self.autocast = cuda and config.precision == "bf16"
+        self.graphed = cuda and config.cuda_graph
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.schedule = torch.tensor([learning_rate(s, config, self.total_steps) for s in range(self.total_steps)],
+                                     dtype=torch.float32, device=self.device)  # (total_steps,)
+        self.lr = self.schedule[0].clone()  # 0-d; the fused AdamW reads it on the device
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=config.weight_decay,
+                                           fused=True, capturable=self.graphed)
+        self.global_step = torch.zeros((), dtype=torch.long, device=self.device)
+        self.epoch_step = torch.zeros((), dtype=torch.long, device=self.device)
+        self.order = torch.zeros(self.steps_per_epoch, config.batch_size, dtype=torch.long, device=self.device)
+        self.noise: dict[str, torch.Tensor] = {}
+        self.terms: torch.Tensor | None = None  # (steps, T), allocated by the first step
+        self.term_names: list[str] = []
+        self.stream = torch.cuda.Stream(self.device) if cuda else None
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.eager_steps = 0
+
+    def load(self, checkpoint: dict) -> None:
+        """Continue from a checkpoint written at an epoch boundary."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        for group in self.optimizer.param_groups:  # the saved group carries its own lr tensor and flags
+            group.update(lr=self.lr, fused=True, foreach=None, capturable=self.graphed)
+        self.global_step.fill_(checkpoint["epoch"] * self.steps_per_epoch)
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Fill the static buffers with epoch `epoch`'s permutation and randomness, drawn from the
+        (seed, "train", epoch) generator in a fixed order: a resumed run draws the same."""
+        c = self.config
+        self.method.start_epoch(epoch)
+        rng = generator(self.device, c.seed, "train", epoch)
+        order = torch.randperm(len(self.images), generator=rng, device=self.device)
+        self.order.copy_(order[:self.order.numel()].view_as(self.order))
+        for name, value in self.method.noise(self.steps_per_epoch, c.batch_size, rng).items():
+            if name in self.noise:
+                self.noise[name].copy_(value)  # in place: a captured graph reads these very buffers
+            else:
+                self.noise[name] = value
+        self.epoch_step.zero_()
+        self.model.train()
+
+    def step(self) -> None:
+        if self.graph is not None:
+            with torch.cuda.stream(self.stream):
+                self.graph.replay()
+        elif not self.graphed:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.program()
+        elif self.eager_steps < CAPTURE_AFTER:  # warm up on a side stream, as CUDA graph capture requires
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(self.stream):
+                self.optimizer.zero_grad(set_to_none=True)
+                self.program()
+            self.eager_steps += 1
+        else:
+            self.capture()
+
+    def capture(self) -> None:
+        """Record one step as a CUDA graph (recording does not run it), then replay it for this step."""
+        torch.cuda.current_stream(self.device).wait_stream(self.stream)
+        self.optimizer.zero_grad(set_to_none=True)  # gradients are then allocated in the graph's pool
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph, stream=self.stream):
+            self.program()
+        with torch.cuda.stream(self.stream):
+            self.graph.replay()
+
+    def program(self) -> None:
+        """The step itself: reads only device buffers, writes only device buffers."""
+        i = self.epoch_step.view(1)
+        batch = self.order.index_select(0, i)[0]  # (N,)
+        x = as_float(self.images.index_select(0, batch)).contiguous(memory_format=self.memory_format)
+        noise = {name: value.index_select(0, i)[0] for name, value in self.noise.items()}
+        # cache_enabled=False: autocast's weight-cast cache must not outlive a captured region
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False):
+            terms = self.method.loss(self.model, x, noise)
+        loss = self.method.total(terms)
+        loss.backward()
+        self.lr.copy_(self.schedule.index_select(0, self.global_step.view(1))[0])
+        self.optimizer.step()
+        values = torch.stack([loss.detach().float(), *(v.detach().float() for v in terms.values())])  # (T,)
+        if self.terms is None:
+            self.term_names = ["loss", *terms]
+            self.terms = torch.zeros(self.steps_per_epoch, len(values), device=self.device)
+        self.terms.index_copy_(0, i, values[None])
+        self.epoch_step.add_(1)
+        self.global_step.add_(1)
+
+    def end_epoch(self) -> torch.Tensor:
+        """The epoch's loss terms, (steps, T) float64 on the CPU; columns named by `term_names`."""
+        if self.stream is not None:
+            torch.cuda.current_stream(self.device).wait_stream(self.stream)
+        return self.terms.double().cpu()

@@ -1,0 +1,31 @@
+"""The memory estimate against the real allocations of a small run, and its refusal of a huge one."""
+import pytest
+import torch
+
+import isogen.memory as memory
+from isogen.config import make_config
+from isogen.errors import IsogenError
+from isogen.methods import make_method
+
+
+@pytest.mark.parametrize("name", ["sigreg-sphere", "vae", "ae-gmm"])
+def test_estimate_counts_the_real_parameters_and_randomness(name):
+    config = make_config("smoke", {"method": name})
+    parts = memory.estimate_bytes(config, 1024)
+    method = make_method(config)
+    model = method.build_model()
+    assert parts["model + optimiser"] == 16 * sum(p.numel() for p in model.parameters())
+    noise = method.noise(1024 // config.batch_size, config.batch_size, torch.Generator())
+    assert parts["randomness"] == sum(v.numel() * v.element_size() for v in noise.values())
+    assert parts["data"] == 1024 * (28 * 28 + 8)
+    # activations: at least the network's input and output for one batch, far less than a gigabyte here
+    assert 2 * config.batch_size * 28 * 28 * 4 < parts["activations"] < 2**30
+
+
+def test_a_run_that_cannot_fit_is_refused_naming_its_settings(monkeypatch):
+    monkeypatch.setattr(memory, "free_bytes", lambda device: 24 * 2**30)
+    config = make_config("full", {"embed_dim": "100000"})
+    with pytest.raises(IsogenError, match=r"embed_dim=100000, batch_size=512 needs about 3\d\.\d GiB on cpu "
+                                          r"\(randomness 2\d\.\d\d GiB, model \+ optimiser"):
+        memory.check_fits(config, 60000, torch.device("cpu"))
+    assert memory.check_fits(make_config("full"), 60000, torch.device("cpu"))["activations"] > 0
