@@ -26,6 +26,7 @@ test: setup
 
 bench: setup
 	PYTHONPATH=src $(BIN)/python bench/throughput.py
+	PYTHONPATH=src $(BIN)/python bench/aggregate.py --runs 1,2
 
 clean:
 	rm -rf $(VENV) runs

@@ -71,7 +71,8 @@ def main() -> None:
     steps = args.steps or (50 if device.type == "cuda" else 5)
     base = parse_assignments(args.overrides)
     batches = ("256",) if device.type == "cpu" else ("512", "2048")
-    grid = [{"method": m, "embed_dim": "64", "batch_size": b} for m in ("sigreg-sphere", "infonce", "vae") for b in batches]
+    grid = [{"method": m, "embed_dim": "64", "batch_size": b}
+            for m in ("sigreg-sphere", "infonce", "vae") for b in batches]
     for point in grid:
         overrides = {**point, **base}
         rate = measure(overrides, device, images, steps, args.windows, args.compile)

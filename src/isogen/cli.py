@@ -20,12 +20,14 @@ from .config import Config, make_config, parse_assignments
 from .data import load_dataset
 from .errors import IsogenError
 from .files import read_json
+from .launcher import Job, choose_concurrency, describe_failure, train_all
 from .metrics.evaluate import EvalOptions, evaluate_run
 from .metrics.schema import summary
+from .plan import plan
 from .report import write_report
 from .runs import generator, load_run, resolve_device
 from .sample import run_samplers, write_interpolation_strips, write_sample_grid
-from .study import load_spec, run_study
+from .study import load_spec, pending_jobs, run_study
 from .train import train
 
 
@@ -40,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--sweep", action="append", default=[], metavar="key=v1,v2",
+                   help="train the grid of these values (repeatable) into RUN_DIR/<key><value>-..., concurrently")
+    p.add_argument("--concurrent", type=int, default=0, help="runs of a sweep at once (0: from free memory)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=3")
 
     on_run = argparse.ArgumentParser(add_help=False)  # what every command on a trained run folder takes
@@ -70,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="default: results/<study name>")
     p.add_argument("--device", default="auto")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from finished runs")
+    p.add_argument("--plan", action="store_true", help="print the runs, the concurrency and a timed estimate; "
+                                                        "train nothing")
+    p.add_argument("--concurrent", type=int, default=0, help="runs trained at once (0: from free memory; 1 on CPU)")
+    p.add_argument("--eval-workers", type=int, default=-1,
+                   help="background evaluation processes (-1: one on CUDA, none on CPU)")
 
     args = parser.parse_args(argv)
     try:
@@ -94,8 +104,34 @@ def cmd_train(args) -> int:
         config = saved.with_overrides(overrides).validate()
     else:
         config = make_config(args.preset, overrides)
-    train(config, args.run_dir, resume=args.resume, progress=not args.no_progress)
-    return 0
+    if not args.sweep:
+        train(config, args.run_dir, resume=args.resume, progress=not args.no_progress)
+        return 0
+    jobs = [Job(name, config.with_overrides(point).validate(), args.run_dir / name)
+            for name, point in sweep(args.sweep)]
+    failures: dict[str, str] = {}
+    train_all(jobs, args.concurrent or choose_concurrency(jobs, resolve_device(config.device)), {},
+              lambda job: print(f"trained {job.run_dir}"),
+              lambda name, error: failures.__setitem__(name, describe_failure(error)), not args.no_progress)
+    return report_failures(failures, args.run_dir)
+
+
+def sweep(items: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """['seed=0,1', 'lr=1e-3,3e-3'] -> the grid [('seed0-lr1e-3', {'seed': '0', 'lr': '1e-3'}), ...]."""
+    grid: list[dict[str, str]] = [{}]
+    for key, values in parse_assignments(items).items():
+        if not values or "" in values.split(","):
+            raise IsogenError(f"--sweep {key}={values} needs comma-separated values, e.g. --sweep seed=0,1,2")
+        grid = [{**point, key: value} for point in grid for value in values.split(",")]
+    return [("-".join(f"{k}{v}" for k, v in point.items()), point) for point in grid]
+
+
+def report_failures(failures: dict[str, str], where: Path) -> int:
+    for name, error in failures.items():
+        print(f"isogen: run {name} failed: {error}", file=sys.stderr)
+    if failures:
+        print(f"isogen: {len(failures)} run(s) failed, the others finished; see {where}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _positive(name: str, value: int) -> None:
@@ -146,11 +182,16 @@ def cmd_eval(args) -> int:
 def cmd_study(args) -> int:
     spec = load_spec(args.spec)
     out = args.out or Path("results") / spec.name
-    if not args.report_only:
-        run_study(spec, out, device=args.device)
+    if args.plan:
+        jobs, device = pending_jobs(spec, out, args.device), resolve_device(args.device)
+        print(plan(jobs, len(spec.runs()), args.concurrent or choose_concurrency(jobs, device), spec.eval, device,
+                   spec.name))
+        return 0
+    failures = {} if args.report_only else run_study(spec, out, args.device, concurrent=args.concurrent,
+                                                     eval_workers=args.eval_workers)
     folder = write_report(spec, out)
     print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
-    return 0
+    return report_failures(failures, out / "failures.jsonl")
 
 
 if __name__ == "__main__":

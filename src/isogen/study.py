@@ -13,16 +13,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .config import PRESETS, Config, make_config
-from .data import Dataset, load_dataset
+from .data import Dataset
 from .errors import IsogenError
-from .files import read_json, read_jsonl, write_json, write_jsonl
+from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
+from .launcher import Evaluations, Job, choose_concurrency, describe_failure, train_all
 from .methods import METHODS
-from .metrics.evaluate import EvalOptions, evaluate_run
-from .runs import CHECKPOINT, load_checkpoint
-from .train import train
+from .metrics.evaluate import EvalOptions
+from .runs import resolve_device
 
 Scalar = str | int | float | bool
 
@@ -189,34 +187,56 @@ def load_spec(name_or_path: str) -> StudySpec:
     return StudySpec.from_dict(read_json(path), str(path)).validate()
 
 
-def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True) -> None:
-    """Train and evaluate every run not yet finished."""
+def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True, concurrent: int = 0,
+              eval_workers: int = -1) -> dict[str, str]:
+    """Train and evaluate every run not yet finished: `concurrent` runs at a time (0: chosen from the free
+    memory), evaluated in `eval_workers` background processes (-1: one on CUDA, none on a CPU). Returns the
+    runs that failed, name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
     out = Path(out)
     spec_file = out / "study.json"
     if spec_file.exists() and StudySpec.from_dict(read_json(spec_file), str(spec_file)) != spec:
         raise IsogenError(f"{out} holds another study ({spec_file} differs); use a new output folder")
     write_json(spec_file, spec.to_dict())
+    remove_stale_temporaries(out)  # of a study killed while writing its records
+    jobs = pending_jobs(spec, out, device)
+    resolved = resolve_device(device)
+    concurrent = concurrent or choose_concurrency(jobs, resolved)
+    eval_workers = eval_workers if eval_workers >= 0 else int(resolved.type == "cuda")
+    print(f"{spec.name}: {len(jobs)} of {len(spec.runs())} runs to do on {resolved}, {concurrent} at a time, "
+          f"evaluated {'in ' + str(eval_workers) + ' worker process(es)' if eval_workers else 'after each run'}")
     timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
-    datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
-    for run in tqdm(spec.runs(), desc=spec.name, disable=not progress):
-        run_dir = out / "runs" / run["name"]
-        if (run_dir / "metrics.json").exists():
-            continue
-        started = time.perf_counter()
-        config = make_config(spec.preset, {**run["overrides"], "device": device})
-        source = (config.dataset, config.data_dir)
-        if source not in datasets:
-            datasets[source] = load_dataset(config.dataset, config.data_dir)
-        done = (run_dir / CHECKPOINT).exists() and load_checkpoint(run_dir)["epoch"] >= config.epochs
-        if not done:
-            print(f"\n== {run['name']}: training")
-            train(config, run_dir, resume=True, progress=False, data=datasets[source])
-        trained_s = time.perf_counter() - started
-        print(f"== {run['name']}: evaluating")
-        evaluate_run(run_dir, spec.eval, device, data=datasets[source], progress=False)
-        timings[run["name"]] = {"name": run["name"], "train_s": round(trained_s, 1),
-                                "total_s": round(time.perf_counter() - started, 1)}
+    failures: dict[str, str] = {}
+    started = time.perf_counter()
+
+    def evaluated(name: str, error: BaseException | None) -> None:
+        if error is not None:
+            failures[name] = describe_failure(error)
+            return
+        run_dir = out / "runs" / name
+        train_s = sum(r["seconds"] for r in read_jsonl(run_dir / "log.jsonl"))  # of its epochs, K at a time
+        timings[name] = {"name": name, "train_s": round(train_s, 1),
+                         "eval_s": read_json(run_dir / "metrics.json")["protocol"]["seconds"]}
         write_jsonl(out / "timings.jsonl", list(timings.values()))
+
+    datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
+    evaluations = Evaluations(spec.eval, device, eval_workers, datasets, evaluated)
+    try:
+        train_all(jobs, concurrent, datasets, evaluations.submit,
+                  lambda name, error: failures.__setitem__(name, describe_failure(error)), progress)
+    finally:
+        evaluations.close()
+    write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])
+    session = {"runs": len(jobs), "failed": len(failures), "concurrent": concurrent, "device": str(resolved),
+               "wall_s": round(time.perf_counter() - started, 1)}
+    write_jsonl(out / "sessions.jsonl", read_jsonl(out / "sessions.jsonl") + [session])  # one line per invocation
+    return failures
+
+
+def pending_jobs(spec: StudySpec, out: Path, device: str) -> list[Job]:
+    """The runs without metrics.json, with their configs (unfinished runs resume from their checkpoints)."""
+    return [Job(run["name"], make_config(spec.preset, {**run["overrides"], "device": device}),
+                out / "runs" / run["name"]) for run in spec.runs()
+            if not (out / "runs" / run["name"] / "metrics.json").exists()]
 
 
 def collect(spec: StudySpec, out: Path) -> list[dict]:

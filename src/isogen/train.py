@@ -19,7 +19,7 @@ from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
 from .memory import check_fits
 from .methods import make_method
-from .runs import CHECKPOINT, environment, generator, load_checkpoint, resolve_device, save_samplers
+from .runs import CHECKPOINT, SAMPLERS, environment, generator, load_checkpoint, resolve_device, save_samplers
 from .sample import fit_samplers, write_interpolation_strips, write_sample_grid
 
 # Keys that may differ between the run that wrote a checkpoint and the one resuming it.
@@ -41,7 +41,8 @@ class Run:
         checkpoint = check_run_folder(self.run_dir, config, resume)
         self.log: list[dict] = checkpoint["log"] if checkpoint else []
         self.epoch = self.saved_epoch = checkpoint["epoch"] if checkpoint else 0
-        if self.done:
+        self.finished = self.done and (self.run_dir / SAMPLERS).exists()  # trained, samplers fitted and saved
+        if self.finished:
             return
         self.data = data or load_dataset(config.dataset, config.data_dir)
         self.train_images = self.data.training_split(config.train_subset)[0]
@@ -57,7 +58,8 @@ class Run:
         self.engine = Engine(self.method, self.model, self.train_images.to(self.device), config)
         if checkpoint:
             self.engine.load(checkpoint)
-            print(f"resuming {self.run_dir} at epoch {self.epoch}/{config.epochs}")
+            if not self.done:
+                print(f"resuming {self.run_dir} at epoch {self.epoch}/{config.epochs}")
         else:
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -116,6 +118,7 @@ class Run:
 
     def finish(self, pictures: bool = True) -> None:
         """Fit the code samplers to the training codes, save them, and draw the run's pictures."""
+        self.finished = True
         self.model.eval()
         samplers = fit_samplers(self.method, self.model, self.train_images)
         save_samplers(self.run_dir, samplers)
@@ -133,7 +136,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     """Train `config` into `run_dir` (with resume=True continue from its checkpoint), then fit the code
     samplers and save them there, and draw the run's pictures. Returns the last log record."""
     run = Run(config, run_dir, resume, data)
-    if run.done:
+    if run.finished:
         print(f"{run.run_dir} is already trained ({run.epoch} epochs); nothing to do")
         return run.log[-1]
     while not run.done:

@@ -15,7 +15,7 @@ from .. import figures
 from ..augment import random_affine
 from ..config import Config
 from ..data import Dataset, as_float, load_dataset
-from ..files import write_json
+from ..files import remove_stale_temporaries, write_json
 from ..models import LatentModel
 from ..runs import environment, generator, load_run, resolve_device
 from ..sample import decode_codes, encode_images, run_samplers, write_sample_grid
@@ -48,6 +48,8 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
     started = time.perf_counter()
     device = resolve_device(device)
     config, method, model = load_run(run_dir, device)
+    for folder in (run_dir, run_dir / "figures"):  # an evaluation killed while writing leaves temporaries
+        remove_stale_temporaries(folder)
     data = data or load_dataset(config.dataset, config.data_dir)
     fid_n = options.fid_samples if options.fid_samples >= 0 else (10000 if device.type == "cuda" else 500)
     fid_n = min(fid_n, len(data.test_images))  # FID compares equal numbers of generated and test images

@@ -1,0 +1,162 @@
+"""Many runs on one device at once: K runs train with their epochs interleaved, each with its own model,
+optimiser, generators, folder and (on CUDA) stream and captured graph, so the GPU overlaps their small
+kernels; finished runs are evaluated in worker processes while the others train.
+
+Why one process with streams rather than K processes: the data set is loaded once and every run's
+images share it, one host thread keeps K graphs fed (a replay is one launch), and a run that fails is
+an exception caught here, recorded, and dropped, while the others go on. A killed launcher loses at most
+the epochs in flight: every run resumes from its last checkpoint and finished runs are skipped.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .config import Config
+from .data import Dataset, load_dataset
+from .errors import IsogenError
+from .files import read_json
+from .memory import estimate_bytes, free_bytes
+from .metrics.evaluate import EvalOptions, evaluate_run
+from .train import Run
+
+MAX_CONCURRENT = 16  # beyond this one host thread cannot launch fast enough to keep every stream busy
+
+
+@dataclass
+class Job:
+    name: str
+    config: Config
+    run_dir: Path
+
+
+def choose_concurrency(jobs: list[Job], device: torch.device) -> int:
+    """How many runs to train at once: 1 on a CPU (its cores are already busy with one); on CUDA as many
+    as the free memory holds with the largest run's estimate plus a graph's pool again, at most 16."""
+    if device.type != "cuda" or not jobs:
+        return 1
+    largest = max(sum(estimate_bytes(j.config, j.config.train_subset or 60000).values()) for j in jobs)
+    return max(1, min(MAX_CONCURRENT, len(jobs), int(0.8 * free_bytes(device) // (2 * largest))))
+
+
+class Evaluations:
+    """Evaluates finished runs: in `workers` background processes (0: right away, in this process)."""
+
+    def __init__(self, options: EvalOptions, device: str, workers: int, datasets: dict[tuple, Dataset],
+                 on_done: Callable[[str, Exception | None], None]):
+        self.options, self.device, self.datasets, self.on_done = options, device, datasets, on_done
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        self.pending: list[tuple[str, Future]] = []
+
+    def submit(self, job: Job) -> None:
+        if self.pool is None:
+            try:
+                evaluate_run(job.run_dir, self.options, self.device, data=dataset_for(job.config, self.datasets),
+                             progress=False)
+                self.on_done(job.name, None)
+            except Exception as e:  # recorded; the other runs go on
+                self.on_done(job.name, e)
+        else:
+            self.pending.append((job.name, self.pool.submit(evaluate_in_worker, job.run_dir, self.options,
+                                                            self.device)))
+        self.collect(wait=False)
+
+    def collect(self, wait: bool) -> None:
+        for name, future in list(self.pending):
+            if wait or future.done():
+                self.pending.remove((name, future))
+                error = future.exception()
+                self.on_done(name, error)
+
+    def close(self) -> None:
+        self.collect(wait=True)
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+_WORKER_DATA: dict[tuple, Dataset] = {}
+
+
+def evaluate_in_worker(run_dir: Path, options: EvalOptions, device: str) -> None:
+    """An evaluation worker's job; the worker process keeps the data sets it loaded for its next jobs."""
+    config = Config.from_dict(read_json(run_dir / "config.json"), str(run_dir / "config.json"))
+    evaluate_run(run_dir, options, device, data=dataset_for(config, _WORKER_DATA), progress=False)
+
+
+def dataset_for(config: Config, datasets: dict[tuple, Dataset]) -> Dataset:
+    source = (config.dataset, config.data_dir)
+    if source not in datasets:
+        datasets[source] = load_dataset(config.dataset, config.data_dir)
+    return datasets[source]
+
+
+def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
+              on_trained: Callable[[Job], None], on_failed: Callable[[str, Exception], None],
+              progress: bool = True) -> None:
+    """Train every job, `concurrent` at a time with interleaved epochs; a finished run (samplers fitted,
+    pictures drawn) goes to `on_trained`, a failing one to `on_failed`, and the others continue."""
+    waiting, active = list(jobs), []
+    bar = tqdm(total=len(jobs), desc="runs trained", disable=not progress)
+
+    def attempt(job: Job, action: Callable[[], object]) -> bool:
+        try:
+            action()
+            return True
+        except Exception as e:  # noqa: BLE001 - any failure of one run is recorded, the others go on
+            if device_oom(e):
+                e = IsogenError(f"out of memory while training {job.name}: {first_line(e)}; "
+                                "lower embed_dim or batch_size, or train fewer runs at once (--concurrent)")
+            on_failed(job.name, e)
+            bar.update(1)
+            return False
+
+    while waiting or active:
+        while waiting and len(active) < concurrent:
+            job = waiting.pop(0)
+            holder: list[Run] = []
+            if attempt(job, lambda: holder.append(Run(job.config, job.run_dir, resume=True,
+                                                       data=dataset_for(job.config, datasets)))):
+                active.append((job, holder[0]))
+        for entry in list(active):  # trained: fit and save the samplers, draw the pictures, hand it on
+            job, run = entry
+            if run.done:
+                active.remove(entry)
+                if run.finished or attempt(job, run.finish):
+                    bar.update(1)
+                    on_trained(job)
+        if not active:
+            continue
+        for entry in list(active):
+            if not attempt(entry[0], entry[1].begin_epoch):
+                active.remove(entry)
+        for i in range(max((run.steps_per_epoch for _, run in active), default=0)):
+            for entry in list(active):
+                if i < entry[1].steps_per_epoch and not attempt(entry[0], entry[1].step):
+                    active.remove(entry)
+        for entry in list(active):
+            if not attempt(entry[0], entry[1].end_epoch):
+                active.remove(entry)
+    bar.close()
+
+
+def device_oom(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error)
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line for a failure record: the message of an IsogenError, else the exception and where it was raised."""
+    if isinstance(error, IsogenError):
+        return str(error)
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    return f"{type(error).__name__}: {first_line(error)}" + (f" ({where.filename}:{where.lineno})" if where else "")

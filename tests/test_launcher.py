@@ -1,0 +1,75 @@
+"""Several runs on one device: interleaved training equals separate training, a failing run does not
+stop the others, the concurrency follows the free memory, the plan measures before it estimates."""
+import json
+
+import torch
+
+import isogen.memory as memory
+from isogen.cli import main
+from isogen.config import make_config
+from isogen.files import read_jsonl
+from isogen.launcher import Job, choose_concurrency
+from isogen.runs import load_checkpoint
+from isogen.study import StudySpec, run_study
+from isogen.train import train
+
+TIMING = {"seconds", "images_per_s"}
+TINY_EVAL = {"fid_samples": 0, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300, "prdc_samples": 100}
+
+
+def without_timing(log):
+    return [{k: v for k, v in record.items() if k not in TIMING} for record in log]
+
+
+def test_a_sweep_trained_two_at_a_time_equals_each_run_trained_alone(tmp_path, mnist):
+    base = ["--preset", "smoke", "--no-progress", "epochs=2", "train_subset=512", "method=vae"]
+    assert main(["train", *base, "--run-dir", str(tmp_path / "sweep"), "--sweep", "seed=0,1", "--sweep",
+                 "batch_size=64,128", "--concurrent", "2"]) == 0
+    names = sorted(p.name for p in (tmp_path / "sweep").iterdir())
+    assert names == ["seed0-batch_size128", "seed0-batch_size64", "seed1-batch_size128", "seed1-batch_size64"]
+    for name, seed, batch in [("seed1-batch_size64", 1, 64), ("seed0-batch_size128", 0, 128)]:
+        config = make_config("smoke", {"epochs": "2", "train_subset": "512", "method": "vae", "seed": str(seed),
+                                       "batch_size": str(batch)})
+        train(config, tmp_path / "alone" / name, progress=False, data=mnist, pictures=False)
+        a, b = load_checkpoint(tmp_path / "sweep" / name), load_checkpoint(tmp_path / "alone" / name)
+        assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"]), name
+        assert without_timing(a["log"]) == without_timing(b["log"]), name
+
+
+def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, mnist, poison_infonce):
+    poison_infonce(3, float("nan"))  # sigreg-sphere's InfoNCE goes NaN in its first epoch; the VAE has none
+    spec = StudySpec.from_dict({"name": "nan", "preset": "smoke", "overrides": {"epochs": 2, "train_subset": 512},
+                                "entries": [{"label": "sigreg", "method": "sigreg-sphere"},
+                                            {"label": "vae", "method": "vae"}],
+                                "dims": [8], "sensitivity": {}, "eval": TINY_EVAL}, "nan").validate()
+    failures = run_study(spec, tmp_path, concurrent=2, progress=False)
+    assert list(failures) == ["sigreg-d8-s0"] and "non-finite loss: term 'infonce' = nan at step 3" in failures[
+        "sigreg-d8-s0"]
+    assert (tmp_path / "runs" / "vae-d8-s0" / "metrics.json").exists()
+    assert not (tmp_path / "runs" / "sigreg-d8-s0" / "checkpoint.pt").exists()  # nothing past the bad step
+    assert read_jsonl(tmp_path / "failures.jsonl") == [{"name": "sigreg-d8-s0", "error": failures["sigreg-d8-s0"]}]
+    assert read_jsonl(tmp_path / "sessions.jsonl")[-1]["failed"] == 1
+
+
+def test_concurrency_follows_the_free_memory(monkeypatch):
+    jobs = [Job(str(i), make_config("full"), None) for i in range(40)]
+    assert choose_concurrency(jobs, torch.device("cpu")) == 1
+    cuda = torch.device("cuda")  # only its type is read
+    largest = sum(memory.estimate_bytes(jobs[0].config, 60000).values())
+    monkeypatch.setattr("isogen.launcher.free_bytes", lambda device: 80 * 2**30)
+    assert choose_concurrency(jobs, cuda) == 16  # capped: one host thread feeds at most 16 streams
+    monkeypatch.setattr("isogen.launcher.free_bytes", lambda device: int(10 * largest))
+    assert choose_concurrency(jobs, cuda) == 4  # 0.8 x free / (2 x largest)
+    assert choose_concurrency(jobs[:2], cuda) == 2
+
+
+def test_plan_times_the_steps_before_estimating(tmp_path, capsys):
+    spec = {"name": "tiny-plan", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512},
+            "entries": [{"label": "sigreg", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
+            "dims": [8], "seeds": [0, 1], "sensitivity": {}, "eval": TINY_EVAL}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    assert main(["study", str(tmp_path / "spec.json"), "--plan", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-plan: 4 runs, 4 to do; 1 at a time on cpu" in out
+    assert "method=sigreg-sphere: " in out and "ms a step alone (2 runs)" in out and "estimate: training" in out
+    assert not (tmp_path / "out").exists()  # a plan trains and writes nothing
