@@ -42,10 +42,11 @@ def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, 
                                 "entries": [{"label": "sigreg", "method": "sigreg-sphere"},
                                             {"label": "vae", "method": "vae"}],
                                 "dims": [8], "sensitivity": {}, "eval": TINY_EVAL}, "nan").validate()
-    failures = run_study(spec, tmp_path, concurrent=2, progress=False)
+    failures = run_study(spec, tmp_path, concurrent=2, eval_workers=1, progress=False)  # evaluated in a worker
     assert list(failures) == ["sigreg-d8-s0"] and "non-finite loss: term 'infonce' = nan at step 3" in failures[
         "sigreg-d8-s0"]
-    assert (tmp_path / "runs" / "vae-d8-s0" / "metrics.json").exists()
+    for name in ("metrics.json", "samples.png", "interpolations.png", "figures/spectrum.png"):
+        assert (tmp_path / "runs" / "vae-d8-s0" / name).exists(), name  # pictures drawn by the evaluation
     assert not (tmp_path / "runs" / "sigreg-d8-s0" / "checkpoint.pt").exists()  # nothing past the bad step
     assert read_jsonl(tmp_path / "failures.jsonl") == [{"name": "sigreg-d8-s0", "error": failures["sigreg-d8-s0"]}]
     assert read_jsonl(tmp_path / "sessions.jsonl")[-1]["failed"] == 1

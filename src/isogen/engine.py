@@ -85,6 +85,8 @@ class Engine:
                 self.noise[name] = value
         self.epoch_step.zero_()
         self.model.train()
+        if self.stream is not None:  # the run's stream steps only after these buffers are filled
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))
 
     def step(self) -> None:
         if self.graph is not None:

@@ -22,9 +22,10 @@ from tqdm import tqdm
 from .config import Config
 from .data import Dataset, load_dataset
 from .errors import IsogenError
-from .files import read_json
 from .memory import estimate_bytes, free_bytes
 from .metrics.evaluate import EvalOptions, evaluate_run
+from .runs import load_run, resolve_device
+from .sample import run_samplers, write_run_pictures
 from .train import Run
 
 MAX_CONCURRENT = 16  # beyond this one host thread cannot launch fast enough to keep every stream busy
@@ -58,14 +59,12 @@ class Evaluations:
     def submit(self, job: Job) -> None:
         if self.pool is None:
             try:
-                evaluate_run(job.run_dir, self.options, self.device, data=dataset_for(job.config, self.datasets),
-                             progress=False)
+                evaluate(job.run_dir, self.options, self.device, self.datasets)
                 self.on_done(job.name, None)
-            except Exception as e:  # recorded; the other runs go on
+            except Exception as e:  # noqa: BLE001 - recorded; the other runs go on
                 self.on_done(job.name, e)
         else:
-            self.pending.append((job.name, self.pool.submit(evaluate_in_worker, job.run_dir, self.options,
-                                                            self.device)))
+            self.pending.append((job.name, self.pool.submit(evaluate, job.run_dir, self.options, self.device)))
         self.collect(wait=False)
 
     def collect(self, wait: bool) -> None:
@@ -81,13 +80,15 @@ class Evaluations:
             self.pool.shutdown()
 
 
-_WORKER_DATA: dict[tuple, Dataset] = {}
+_WORKER_DATA: dict[tuple, Dataset] = {}  # an evaluation worker keeps the data sets it loaded for its next jobs
 
 
-def evaluate_in_worker(run_dir: Path, options: EvalOptions, device: str) -> None:
-    """An evaluation worker's job; the worker process keeps the data sets it loaded for its next jobs."""
-    config = Config.from_dict(read_json(run_dir / "config.json"), str(run_dir / "config.json"))
-    evaluate_run(run_dir, options, device, data=dataset_for(config, _WORKER_DATA), progress=False)
+def evaluate(run_dir: Path, options: EvalOptions, device: str, datasets: dict[tuple, Dataset] = _WORKER_DATA) -> None:
+    """A trained run's pictures (drawn here, off the training loop) and its evaluation."""
+    config, method, model = load_run(run_dir, resolve_device(device))
+    data = dataset_for(config, datasets)
+    write_run_pictures(run_dir, config, method, model, run_samplers(run_dir, method, model, data), data)
+    evaluate_run(run_dir, options, device, data=data, progress=False)
 
 
 def dataset_for(config: Config, datasets: dict[tuple, Dataset]) -> Dataset:
@@ -99,9 +100,10 @@ def dataset_for(config: Config, datasets: dict[tuple, Dataset]) -> Dataset:
 
 def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
               on_trained: Callable[[Job], None], on_failed: Callable[[str, Exception], None],
-              progress: bool = True) -> None:
+              progress: bool = True, pictures: bool = True) -> None:
     """Train every job, `concurrent` at a time with interleaved epochs; a finished run (samplers fitted,
-    pictures drawn) goes to `on_trained`, a failing one to `on_failed`, and the others continue."""
+    pictures drawn unless pictures=False) goes to `on_trained`, a failing one to `on_failed`, and the
+    others continue."""
     waiting, active = list(jobs), []
     bar = tqdm(total=len(jobs), desc="runs trained", disable=not progress)
 
@@ -124,11 +126,11 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
             if attempt(job, lambda: holder.append(Run(job.config, job.run_dir, resume=True,
                                                        data=dataset_for(job.config, datasets)))):
                 active.append((job, holder[0]))
-        for entry in list(active):  # trained: fit and save the samplers, draw the pictures, hand it on
+        for entry in list(active):  # trained: fit and save the samplers (and draw the pictures), hand it on
             job, run = entry
             if run.done:
                 active.remove(entry)
-                if run.finished or attempt(job, run.finish):
+                if run.finished or attempt(job, lambda: run.finish(pictures)):
                     bar.update(1)
                     on_trained(job)
         if not active:

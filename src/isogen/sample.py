@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from . import figures
+from .config import Config
 from .data import Dataset, as_float, load_dataset
 from .methods import Method
 from .models import LatentModel
@@ -73,3 +74,13 @@ def write_interpolation_strips(path: Path, model: LatentModel, data: Dataset, me
             labels.append(f"{mode} {int(data.test_labels[pick[p]])}->{int(data.test_labels[pick[pairs + p]])}")
     title = f"{method_name}: test pairs (ends: originals), {model.geometry.lerp_name} and slerp"
     figures.image_grid(path, torch.cat(rows), nrow=steps + 2, title=title, row_labels=labels)
+
+
+def write_run_pictures(run_dir: Path, config: Config, method: Method, model: LatentModel,
+                       samplers: dict[str, Sampler], data: Dataset) -> None:
+    """The run folder's own pictures: samples.png from its first sampler, interpolations.png."""
+    first = method.sampler_names[0]
+    write_sample_grid(run_dir / "samples.png", model, samplers[first], first, config.method,
+                      generator(torch.device("cpu"), config.seed, "samples"))
+    write_interpolation_strips(run_dir / "interpolations.png", model, data, config.method,
+                               generator(torch.device("cpu"), config.seed, "pairs"))

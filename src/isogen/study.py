@@ -221,8 +221,8 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
     datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
     evaluations = Evaluations(spec.eval, device, eval_workers, datasets, evaluated)
     try:
-        train_all(jobs, concurrent, datasets, evaluations.submit,
-                  lambda name, error: failures.__setitem__(name, describe_failure(error)), progress)
+        train_all(jobs, concurrent, datasets, evaluations.submit,  # evaluation draws the pictures, off this loop
+                  lambda name, error: failures.__setitem__(name, describe_failure(error)), progress, pictures=False)
     finally:
         evaluations.close()
     write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])

@@ -19,8 +19,8 @@ from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
 from .memory import check_fits
 from .methods import make_method
-from .runs import CHECKPOINT, SAMPLERS, environment, generator, load_checkpoint, resolve_device, save_samplers
-from .sample import fit_samplers, write_interpolation_strips, write_sample_grid
+from .runs import CHECKPOINT, SAMPLERS, environment, load_checkpoint, resolve_device, save_samplers
+from .sample import fit_samplers, write_run_pictures
 
 # Keys that may differ between the run that wrote a checkpoint and the one resuming it.
 RESUMABLE_DIFFERENCES = {"device", "data_dir", "checkpoint_every", "cuda_graph"}
@@ -123,11 +123,7 @@ class Run:
         samplers = fit_samplers(self.method, self.model, self.train_images)
         save_samplers(self.run_dir, samplers)
         if pictures:
-            c, first = self.config, self.method.sampler_names[0]
-            write_sample_grid(self.run_dir / "samples.png", self.model, samplers[first], first, c.method,
-                              generator(torch.device("cpu"), c.seed, "samples"))
-            write_interpolation_strips(self.run_dir / "interpolations.png", self.model, self.data, c.method,
-                                       generator(torch.device("cpu"), c.seed, "pairs"))
+            write_run_pictures(self.run_dir, self.config, self.method, self.model, samplers, self.data)
             print(f"pictures: {self.run_dir / 'samples.png'} and {self.run_dir / 'interpolations.png'}")
 
 
