@@ -119,32 +119,27 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
             bar.update(1)
             return False
 
+    def start(job: Job) -> list[tuple[Job, Run]]:
+        built: list[Run] = []
+        attempt(job, lambda: built.append(Run(job.config, job.run_dir, resume=True,
+                                              data=dataset_for(job.config, datasets))))
+        return [(job, run) for run in built]
+
+    def hand_on(job: Job, run: Run) -> None:  # trained: fit and save the samplers (maybe draw), pass it on
+        if run.finished or attempt(job, lambda: run.finish(pictures)):
+            bar.update(1)
+            on_trained(job)
+
     while waiting or active:
         while waiting and len(active) < concurrent:
-            job = waiting.pop(0)
-            holder: list[Run] = []
-            if attempt(job, lambda: holder.append(Run(job.config, job.run_dir, resume=True,
-                                                       data=dataset_for(job.config, datasets)))):
-                active.append((job, holder[0]))
-        for entry in list(active):  # trained: fit and save the samplers (and draw the pictures), hand it on
-            job, run = entry
-            if run.done:
-                active.remove(entry)
-                if run.finished or attempt(job, lambda: run.finish(pictures)):
-                    bar.update(1)
-                    on_trained(job)
-        if not active:
-            continue
-        for entry in list(active):
-            if not attempt(entry[0], entry[1].begin_epoch):
-                active.remove(entry)
+            active += start(waiting.pop(0))
+        for job, run in [(job, run) for job, run in active if run.done]:
+            hand_on(job, run)
+        # one epoch of every unfinished run, their steps interleaved; a run that raises drops out
+        active = [(job, run) for job, run in active if not run.done and attempt(job, run.begin_epoch)]
         for i in range(max((run.steps_per_epoch for _, run in active), default=0)):
-            for entry in list(active):
-                if i < entry[1].steps_per_epoch and not attempt(entry[0], entry[1].step):
-                    active.remove(entry)
-        for entry in list(active):
-            if not attempt(entry[0], entry[1].end_epoch):
-                active.remove(entry)
+            active = [(job, run) for job, run in active if i >= run.steps_per_epoch or attempt(job, run.step)]
+        active = [(job, run) for job, run in active if attempt(job, run.end_epoch)]
     bar.close()
 
 
