@@ -140,6 +140,11 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
         for i in range(max((run.steps_per_epoch for _, run in active), default=0)):
             active = [(job, run) for job, run in active if i >= run.steps_per_epoch or attempt(job, run.step)]
         active = [(job, run) for job, run in active if attempt(job, run.end_epoch)]
+        if active:
+            epochs = sorted(run.epoch for _, run in active)
+            bar.set_postfix_str(f"{len(active)} training, epoch {epochs[0]}"
+                                + (f"-{epochs[-1]}" if epochs[-1] != epochs[0] else "")
+                                + f" of {max(run.config.epochs for _, run in active)}")
     bar.close()
 
 

@@ -1,5 +1,7 @@
 """Fault-injection bookkeeping: every test records the faults it injected and whether the tool
 survived them (clear error or correct recovery) without losing a file; pytest prints the tally."""
+import subprocess
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -25,6 +27,21 @@ LEDGER = FaultLedger()
 @pytest.fixture
 def faults() -> FaultLedger:
     return LEDGER
+
+
+@pytest.fixture
+def wait_for():
+    """wait_for(condition, proc, timeout): poll until condition() holds (True) or proc ends or time runs out (False)."""
+
+    def wait(condition, proc: subprocess.Popen, timeout: float = 300) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if condition():
+                return True
+            time.sleep(0.02)
+        return False
+
+    return wait
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -25,15 +25,6 @@ def start(run: Path, resume: bool, write_delay: float = 0.0) -> subprocess.Popen
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 120) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def damaged_files(run: Path) -> int:
     """Files found damaged: a checkpoint that does not load, a log line that does not parse."""
     damaged = 0
@@ -56,7 +47,7 @@ def epochs_logged(run: Path) -> int:
         return -1
 
 
-def test_sigkill_anywhere_then_resume_equals_unbroken(tmp_path, faults):
+def test_sigkill_anywhere_then_resume_equals_unbroken(tmp_path, faults, wait_for):
     unbroken = tmp_path / "unbroken"
     assert start(unbroken, resume=False).wait(timeout=300) == 0
 

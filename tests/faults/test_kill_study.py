@@ -28,15 +28,6 @@ def start(spec: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 300) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def epochs_logged(out: Path, run: str) -> int:
     try:
         return len(read_jsonl(out / "runs" / run / "log.jsonl"))
@@ -65,7 +56,7 @@ def strip(x):
     return [strip(v) for v in x] if isinstance(x, list) else x
 
 
-def test_sigkill_a_study_with_runs_in_flight_then_resume_equals_unbroken(tmp_path, faults):
+def test_sigkill_a_study_with_runs_in_flight_then_resume_equals_unbroken(tmp_path, faults, wait_for):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
     assert start(spec, tmp_path / "unbroken").wait(timeout=600) == 0
