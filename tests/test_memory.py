@@ -8,14 +8,15 @@ from isogen.errors import IsogenError
 from isogen.methods import make_method
 
 
-@pytest.mark.parametrize("name", ["sigreg-sphere", "vae", "ae-gmm"])
-def test_estimate_counts_the_real_parameters_and_randomness(name):
-    config = make_config("smoke", {"method": name})
+@pytest.mark.parametrize("name, decoder", [("sigreg-sphere", "deconv"), ("vae", "deconv"), ("ae-gmm", "deconv"),
+                                           ("infonce", "flow")])
+def test_estimate_counts_the_real_parameters_and_randomness(name, decoder):
+    config = make_config("smoke", {"method": name, "decoder": decoder})
     parts = memory.estimate_bytes(config, 1024)
     method = make_method(config)
     model = method.build_model()
     assert parts["model + optimiser"] == 16 * sum(p.numel() for p in model.parameters())
-    noise = method.noise(1024 // config.batch_size, config.batch_size, torch.Generator())
+    noise = method.epoch_noise(model, 1024 // config.batch_size, config.batch_size, torch.Generator())
     assert parts["randomness"] == sum(v.numel() * v.element_size() for v in noise.values())
     assert parts["data"] == 1024 * (28 * 28 + 8)
     # activations: at least the network's input and output for one batch, far less than a gigabyte here

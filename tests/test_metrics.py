@@ -104,14 +104,15 @@ def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
     from isogen.train import train
 
     run = tmp_path / "run"
-    train(make_config("smoke", {"epochs": "1"}), run, progress=False, data=mnist, pictures=False)
+    train(make_config("smoke", {"epochs": "1", "samplers": "prior,matched,learned", "sampler_fit_steps": "20",
+                                "code_flow_width": "16"}), run, progress=False, data=mnist, pictures=False)
     metrics = evaluate_run(run, EvalOptions(fid_samples=0, samples=300, pairs=40, null_draws=10, probe_train=1000),
                            data=mnist, progress=False)
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     assert set(metrics) == {"isotropy", "representation", "reconstruction", "generation", "interpolation", "floor",
-                            "protocol"}
+                            "oracle", "protocol"}
     assert metrics["floor"]["classifier_fid"] < metrics["generation"]["prior"]["classifier_fid"]
-    assert set(metrics["generation"]) == {"prior", "matched"}
+    assert set(metrics["generation"]) == {"prior", "matched", "learned"}
     assert 0 <= metrics["generation"]["prior"]["precision"] <= 1
     assert metrics["interpolation"]["lerp"]["step_evenness_pixels"] >= 1
     for name in ("spectrum.png", "sphere3d_tsne.png", "samples-prior.png", "samples-matched.png"):

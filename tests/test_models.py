@@ -35,10 +35,14 @@ def test_every_encoder_gives_codes_of_its_geometry(encoder, dim, geometry, poste
 def test_every_decoder_trains_by_its_loss_and_generates_images(name):
     decoder = DECODERS[name].from_config(config(decoder=name, embed_dim=8))
     z, x = torch.randn(6, 8), torch.rand(6, 1, 28, 28)
-    terms = decoder.loss(z, x)
+    noise = decoder.noise(3, 6, torch.Generator().manual_seed(0))  # an epoch of 3 steps
+    assert all(value.shape[:2] == (3, 6) for value in noise.values())
+    terms = decoder.loss(z, x, {k: v[0] for k, v in noise.items()})
     assert terms and all(value.shape == () and torch.isfinite(value) for value in terms.values())
     sum(terms.values()).backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in decoder.parameters())
+    trained = [p for p in decoder.parameters() if p.requires_grad]
+    assert trained and all(p.grad is not None and torch.isfinite(p.grad).all() for p in trained)
+    decoder.after_step()
     with torch.no_grad():
         a = decoder.generate(z, torch.Generator().manual_seed(0))
         b = decoder.generate(z, torch.Generator().manual_seed(1))
@@ -53,7 +57,7 @@ def test_deconv_decoder_is_the_bernoulli_mean_and_likelihood():
     logits = decoder(z)
     p = torch.sigmoid(logits)
     nll = -(x * p.log() + (1 - x) * (1 - p).log()).sum((1, 2, 3)).mean()
-    assert decoder.loss(z, x)["recon_bce"].item() == pytest.approx(nll.item(), rel=1e-4)
+    assert decoder.loss(z, x, {})["recon_bce"].item() == pytest.approx(nll.item(), rel=1e-4)
     assert torch.allclose(decoder.generate(z), p)
 
 

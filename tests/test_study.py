@@ -22,7 +22,8 @@ def test_presets_validate_and_cover_every_method():
 
     for name in STUDIES:
         spec = load_spec(name)
-        assert {e.method for e in spec.entries} == set(METHODS)
+        expected = {"sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss"} if name == "study-q5" else set(METHODS)
+        assert {e.method for e in spec.entries} == expected
     # 10 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
     assert len(load_spec("study-full").runs()) == 10 * 3 * 3 + 6
     # study-small-seeds reuses study-small's seed-0 runs: same names, same configs
@@ -58,3 +59,20 @@ def test_tiny_study_runs_skips_and_reports(tmp_path):
     assert json.loads((tmp_path / "runs" / "vae-d8-s0" / "metrics.json").read_text())["generation"]
     with pytest.raises(IsogenError, match="another study"):
         run_study(tiny(seeds=[1]), tmp_path)
+
+
+def test_question_5_appears_with_the_flow_decoder_and_the_learned_sampler(tmp_path):
+    spec = tiny(preset="smoke-flow", overrides={"epochs": 1, "train_subset": 256, "batch_size": 64},
+                entries=[{"label": "sigreg-sphere", "method": "sigreg-sphere",
+                          "overrides": {"decoder": "deconv", "samplers": "prior,learned"}},
+                         {"label": "sigreg-sphere-flow", "method": "sigreg-sphere"}],
+                sensitivity={}, eval={**TINY_EVAL, "samples": 50, "pairs": 10, "reconstructions": 200})
+    run_study(spec, tmp_path, progress=False)
+    report = write_report(spec, tmp_path)
+    text = (report / "report.md").read_text()
+    assert "Q5. Is isotropy enough" in text and "| sigreg-sphere-flow | 8 | 1 |" in text
+    assert "Inception FID, prior - learned" in text
+    for name in ("samples-q5.png", "draws.png", "interpolations-sigreg-sphere-flow.png"):
+        assert (report / name).stat().st_size > 1000, name
+    metrics = json.loads((tmp_path / "runs" / "sigreg-sphere-flow-d8-s0" / "metrics.json").read_text())
+    assert metrics["generation"]["learned"]["code_fd"] >= 0 and metrics["oracle"]["code_fd"] >= 0

@@ -65,7 +65,15 @@ class Config:
     # code samplers (isogen.samplers.SAMPLERS), fitted to the training codes after training
     samplers: str = ""  # comma-separated names; "" = the method's own (its prior, if any, first)
     gmm_components: int = 10
-    sampler_fit_steps: int = 200  # the most optimisation steps a fitted sampler may take (GMM: EM iterations)
+    sampler_fit_steps: int = 4000  # training steps of a sampler that learns (the code flow); closed forms ignore it
+    code_flow_width: int = 256  # the learned code sampler's residual MLP: width and number of blocks
+    code_flow_depth: int = 3
+    # the flow-matching decoder (decoder=flow) and every flow sampled by an ODE
+    flow_steps: int = 20  # ODE steps from noise to sample
+    flow_solver: str = "midpoint"  # euler | midpoint | rk4 (fixed-step, torchdiffeq's names)
+    flow_guidance: float = 1.0  # classifier-free guidance scale at sampling; 1 = the conditional model alone
+    flow_drop_prob: float = 0.1  # share of training codes replaced by the learned null code (for guidance)
+    ema_decay: float = 0.999  # of the decoder's EMA weights, which generate; warmed up as (1+k)/(10+k)
     # network widths (channels of the first layer; later layers double it)
     encoder_width: int = 32
     decoder_width: int = 64
@@ -101,6 +109,14 @@ class Config:
         need(self.hs_std_cos >= 0, f"hs_std_cos={self.hs_std_cos}", "use hs_std_cos >= 0")
         need(self.hs_anneal_epochs >= 1, f"hs_anneal_epochs={self.hs_anneal_epochs}", "use hs_anneal_epochs >= 1")
         need(self.sampler_fit_steps >= 1, f"sampler_fit_steps={self.sampler_fit_steps}", "use sampler_fit_steps >= 1")
+        need(self.code_flow_width >= 8 and self.code_flow_depth >= 1, f"code_flow_width={self.code_flow_width}, "
+             f"code_flow_depth={self.code_flow_depth}", "use a width >= 8 and a depth >= 1")
+        need(self.flow_steps >= 1, f"flow_steps={self.flow_steps}", "use flow_steps >= 1")
+        need(self.flow_solver in FLOW_SOLVERS, f"flow_solver={self.flow_solver!r}",
+             f"use one of {', '.join(FLOW_SOLVERS)}")
+        need(self.flow_guidance >= 0, f"flow_guidance={self.flow_guidance}", "use flow_guidance >= 0 (1: no guidance)")
+        need(0 <= self.flow_drop_prob < 1, f"flow_drop_prob={self.flow_drop_prob}", "use a probability in [0, 1)")
+        need(0 <= self.ema_decay < 1, f"ema_decay={self.ema_decay}", "use ema_decay in [0, 1)")
         need(all(self.sampler_names()), f"samplers={self.samplers!r}",
              "use comma-separated sampler names, e.g. samplers=prior,matched")
         need(self.gmm_components >= 1, f"gmm_components={self.gmm_components}", "use gmm_components >= 1")
@@ -147,6 +163,7 @@ class Config:
 
 
 DATASETS = ("mnist", "fashion-mnist")
+FLOW_SOLVERS = ("euler", "midpoint", "rk4")
 
 
 def _parse_value(key: str, text: str, kind: type) -> object:
@@ -177,6 +194,10 @@ PRESETS: dict[str, dict] = {
     # Seconds: for tests and for checking that a configuration runs end to end.
     "smoke": dict(epochs=2, train_subset=1024, batch_size=128, embed_dim=16, warmup_steps=4,
                   sigreg_slices=32, decoder_width=16),
+    # The same, with the flow-matching decoder and the learned code sampler trained for a few steps.
+    "smoke-flow": dict(epochs=2, train_subset=1024, batch_size=128, embed_dim=16, warmup_steps=4,
+                       sigreg_slices=32, decoder_width=16, decoder="flow", samplers="prior,learned",
+                       sampler_fit_steps=50, code_flow_width=32, flow_steps=2),
 }
 
 

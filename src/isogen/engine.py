@@ -50,7 +50,8 @@ class Engine:
         self.schedule = torch.tensor([learning_rate(s, config, self.total_steps) for s in range(self.total_steps)],
                                      dtype=torch.float32, device=self.device)  # (total_steps,)
         self.lr = self.schedule[0].clone()  # 0-d; the fused AdamW reads it on the device
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=config.weight_decay,
+        trained = [p for p in model.parameters() if p.requires_grad]  # not an EMA copy
+        self.optimizer = torch.optim.AdamW(trained, lr=self.lr, weight_decay=config.weight_decay,
                                            fused=True, capturable=self.graphed)
         self.global_step = torch.zeros((), dtype=torch.long, device=self.device)
         self.epoch_step = torch.zeros((), dtype=torch.long, device=self.device)
@@ -78,7 +79,7 @@ class Engine:
         rng = generator(self.device, c.seed, "train", epoch)
         order = torch.randperm(len(self.images), generator=rng, device=self.device)
         self.order.copy_(order[:self.order.numel()].view_as(self.order))
-        for name, value in self.method.noise(self.steps_per_epoch, c.batch_size, rng).items():
+        for name, value in self.method.epoch_noise(self.model, self.steps_per_epoch, c.batch_size, rng).items():
             if name in self.noise:
                 self.noise[name].copy_(value)  # in place: a captured graph reads these very buffers
             else:
@@ -127,6 +128,7 @@ class Engine:
         loss.backward()
         self.lr.copy_(self.schedule.index_select(0, self.global_step.view(1))[0])
         self.optimizer.step()
+        self.model.decoder.after_step()
         values = torch.stack([loss.detach().float(), *(v.detach().float() for v in terms.values())])  # (T,)
         if self.terms is None:
             self.term_names = ["loss", *terms]

@@ -29,7 +29,7 @@ def estimate_bytes(config: Config, n_train: int) -> dict[str, int]:
     with FakeTensorMode():
         method = make_method(config)
         model = method.build_model()
-        noise = method.noise(steps, n, torch.Generator())
+        noise = method.epoch_noise(model, steps, n, torch.Generator())
         outputs: list[int] = []
         hooks = [m.register_forward_hook(lambda m, i, o: outputs.append(o.numel() * o.element_size()))
                  for m in model.modules() if not list(m.children())]

@@ -28,12 +28,22 @@ QUESTIONS = [
      "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) prior), "
      "with VAEs as the classical Gaussian reference.",
      ["fid_prior", "fid_matched", "cfid_prior", "cfid_matched", "mse"],
-     ["sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae", "hs-vae"]),
+     lambda row: row["label"] in ("sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae",
+                                  "hs-vae")),
     ("Q4. How does SIGReg compare with the standard uniformity mechanisms?",
      "Isotropy of the test codes (EP statistic against the exact sphere marginal, p-value from uniform draws "
      "of the same size), next to generation and representation.",
      ["ep", "ep_p", "spread", "rank", "mrl", "unif", "align", "fid_prior", "probe"], None),
+    ("Q5. Is isotropy enough to replace a learned code generator?",
+     "Decoding the prior (uniform sphere or N(0, I)), a learned code generator (RCG's representation model: "
+     "a flow-matching residual MLP fitted to the training codes) and real training codes (the oracle), with "
+     "the deterministic decoder and the flow-matching decoder (entries '-flow'). Code FD: the Frechet distance "
+     "between sampled and real test codes (RCG's representation FD). If isotropy is enough, the gap prior - "
+     "learned is small for the isotropic encoders and large for the others.",
+     ["fid_prior", "fid_learned", "fid_gap", "fid_oracle", "code_fd_prior", "code_fd_learned", "confident",
+      "confident_learned"], lambda row: "learned" in row["metrics"]["generation"]),
 ]
+# each: (title, what it compares, its columns, which runs it compares: a predicate on a row, None = all)
 
 
 def fmt(values: list, digits: int) -> str:
@@ -45,11 +55,11 @@ def fmt(values: list, digits: int) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
-def table(rows: list[dict], keys: list[str], labels: list[str] | None = None) -> tuple[list, list]:
-    """Rows of (entry, D) with mean ± std over seeds of each column."""
+def table(rows: list[dict], keys: list[str], include=None) -> tuple[list, list]:
+    """Rows of (entry, D) with mean ± std over seeds of each column; `include` picks the runs (None: all)."""
     groups: dict = {}
     for row in rows:
-        if row["group"] == "main" and (labels is None or row["label"] in labels):
+        if row["group"] == "main" and (include is None or include(row)):
             groups.setdefault((row["label"], row["dim"]), []).append(row["metrics"])
     header = ["method", "D", "seeds"] + [COLUMNS[k].title for k in keys]
     body = [[label, str(dim), str(len(ms))]
@@ -72,8 +82,10 @@ def write_report(spec: StudySpec, out: Path) -> Path:
         blocks.append(("p", f"Floor (real training images vs the test set): Inception FID "
                             f"{floor.get('inception_fid', float('nan')):.1f} (n={floor.get('inception_fid_n', '—')}), "
                             f"classifier FID {floor['classifier_fid']:.2f} (n={floor['n']})."))
-    for title, text, keys, entries in QUESTIONS:  # entries: the rows a question compares (None: all)
-        blocks += [("h2", title), ("p", text), ("table", *table(rows, keys, entries))]
+    for title, text, keys, include in QUESTIONS:
+        header, body = table(rows, keys, include)
+        if body:  # a question the study has runs for
+            blocks += [("h2", title), ("p", text), ("table", header, body)]
     blocks += pictures(spec, rows, folder)
     return render(blocks, folder)
 
@@ -108,10 +120,24 @@ def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}: the prior where the method has one, "
                                          "else its vMF or GMM fit."))
 
+    q5 = [r for r in main if "learned" in r["metrics"]["generation"]]
+    if q5:
+        figures.picture_mosaic(folder / "samples-q5.png", [(r["dir"] / "figures" / f"samples-{sampler}.png",
+                                                            f"{r['label']} ({sampler})")
+                                                           for r in q5 for sampler in ("prior", "learned")], cols=4)
+        blocks.append(("img", "samples-q5.png", "Question 5: each encoder and decoder, decoding the prior (left) "
+                                                "and the learned code generator (right)."))
+        draws = [(r["dir"] / "figures" / "draws.png", r["label"]) for r in q5
+                 if (r["dir"] / "figures" / "draws.png").exists()]
+        if draws:
+            figures.picture_mosaic(folder / "draws.png", draws, cols=2)
+            blocks.append(("img", "draws.png", "The flow decoder: several draws for each of 8 test codes — what the "
+                                               "code fixes and what the decoder adds."))
+
     for row in main:
         shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['label']}.png")
     blocks += [("img", f"interpolations-{r['label']}.png", f"Interpolations: {r['label']}") for r in main
-               if r["label"] in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae")]
+               if r["label"] in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae", "sigreg-sphere-flow")]
 
     figures.spectra(folder / "spectra.png", {r["label"]: r["metrics"]["isotropy"]["eigenvalues"] for r in main})
     blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))

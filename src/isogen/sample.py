@@ -25,9 +25,12 @@ def encode_images(model: LatentModel, images: torch.Tensor, batch_size: int = 10
 
 @torch.no_grad()
 def decode_codes(model: LatentModel, z: torch.Tensor, generator: torch.Generator | None = None,
-                 batch_size: int = 1000) -> torch.Tensor:
-    """(N, D) -> (N, 1, 28, 28) images in [0, 1], drawn by the decoder (its mean if it is deterministic)."""
-    return torch.cat([model.decoder.generate(z[i:i + batch_size], generator) for i in range(0, len(z), batch_size)])
+                 noise_group: int = 1, batch_size: int = 1000) -> torch.Tensor:
+    """(N, D) -> (N, 1, 28, 28) images in [0, 1], drawn by the decoder (its mean if it is deterministic);
+    consecutive groups of noise_group codes share the decoder's noise."""
+    batch_size = max(1, batch_size // noise_group) * noise_group  # a group never straddles two batches
+    return torch.cat([model.decoder.generate(z[i:i + batch_size], generator, noise_group)
+                      for i in range(0, len(z), batch_size)])
 
 
 def fit_samplers(method: Method, model: LatentModel, train_images: torch.Tensor) -> dict[str, Sampler]:
@@ -70,9 +73,11 @@ def write_interpolation_strips(path: Path, model: LatentModel, data: Dataset, me
     for p in range(pairs):
         for mode in ("lerp", "slerp"):
             walk = model.geometry.interpolate(z1[p:p + 1], z2[p:p + 1], steps, mode)[0]  # (S, D)
-            rows += [originals[p:p + 1], decode_codes(model, walk, generator), originals[pairs + p:pairs + p + 1]]
+            frames = decode_codes(model, walk, generator, noise_group=steps)  # the decoder's noise fixed along it
+            rows += [originals[p:p + 1], frames, originals[pairs + p:pairs + p + 1]]
             labels.append(f"{mode} {int(data.test_labels[pick[p]])}->{int(data.test_labels[pick[pairs + p]])}")
-    title = f"{method_name}: test pairs (ends: originals), {model.geometry.lerp_name} and slerp"
+    title = f"{method_name}: test pairs (ends: originals), {model.geometry.lerp_name} and slerp" + (
+        ", decoder noise fixed along each path" if model.decoder.stochastic else "")
     figures.image_grid(path, torch.cat(rows), nrow=steps + 2, title=title, row_labels=labels)
 
 
@@ -84,3 +89,11 @@ def write_run_pictures(run_dir: Path, config: Config, method: Method, model: Lat
                       generator(torch.device("cpu"), config.seed, "samples"))
     write_interpolation_strips(run_dir / "interpolations.png", model, data, config.method,
                                generator(torch.device("cpu"), config.seed, "pairs"))
+
+
+def write_decoder_draws(path: Path, model: LatentModel, codes: torch.Tensor, generator: torch.Generator,
+                        draws: int = 10) -> None:
+    """One row per code: `draws` images a stochastic decoder draws for it — what the code fixes, what it adds."""
+    images = decode_codes(model, codes.repeat_interleave(draws, dim=0), generator)
+    figures.image_grid(path, images, nrow=draws,
+                       title=f"{draws} draws of the decoder for each of {len(codes)} test codes")

@@ -44,6 +44,13 @@ BASELINES = [
     Entry("hs-vae", "hs-vae"),
     Entry("ae-gmm", "ae-gmm"),
 ]
+# Question 5: the four contrastive encoders, each with the deterministic and the flow-matching decoder,
+# decoded from the prior and from a learned code generator.
+Q5_ENTRIES = [Entry(f"{label}{suffix}", method, {**overrides, "samplers": "prior,learned", **decoder})
+              for label, method, overrides in [("sigreg-sphere", "sigreg-sphere", {"sigreg_target": "gauss"}),
+                                               ("infonce", "infonce", {}), ("align-uniform", "align-uniform", {}),
+                                               ("sigreg-gauss", "sigreg-gauss", {})]
+              for suffix, decoder in [("", {}), ("-flow", {"decoder": "flow"})]]
 SENSITIVITY = {"sigreg_weight": [0.02, 0.1, 0.5], "sigreg_slices": [32, 128], "temperature": [0.1, 0.2, 0.5]}
 
 
@@ -175,6 +182,9 @@ STUDIES = {
     "study-small-seeds": _small("study-small-seeds", seeds=[0, 1, 2], sensitivity={}),
     # One GPU: the whole grid, 3 seeds, full data, 10k-sample Inception FID.
     "study-full": StudySpec(name="study-full", preset="full", dims=[32, 64, 128], seeds=[0, 1, 2]),
+    # One GPU, Question 5: 8 entries at D=64 over 3 seeds.
+    "study-q5": StudySpec(name="study-q5", preset="full", entries=[dataclasses.replace(e) for e in Q5_ENTRIES],
+                          dims=[64], seeds=[0, 1, 2], sensitivity={}),
 }
 
 

@@ -64,6 +64,10 @@ class Method(nn.Module):
         """The randomness of `steps` steps of `n` images, each tensor (steps, ...), drawn on the generator's device."""
         return {}
 
+    def epoch_noise(self, model: LatentModel, steps: int, n: int, generator: torch.Generator) -> Noise:
+        """Everything a training epoch draws: the method's randomness, then its decoder's."""
+        return self.noise(steps, n, generator) | model.decoder.noise(steps, n, generator)
+
     def loss(self, model: LatentModel, x: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
         """x (N, 1, 28, 28) in [0, 1]; noise: one step's slice of `noise(...)`."""
         raise NotImplementedError
@@ -103,7 +107,7 @@ class Contrastive(Method):
         terms = self.embedding_terms(model.features(views), noise)
         with torch.no_grad():  # the decoder must not shape the encoder
             z = model.encode(x)  # (N, D)
-        return terms | model.decoder.loss(z, x)
+        return terms | model.decoder.loss(z, x, noise)
 
 
 class Autoencoder(Method):
@@ -117,4 +121,4 @@ class Autoencoder(Method):
 
     def loss(self, model, x, noise):
         z, terms = self.regularize(model.features(x), noise)
-        return terms | model.decoder.loss(z, x)
+        return terms | model.decoder.loss(z, x, noise)

@@ -18,8 +18,9 @@ from ..data import Dataset, as_float, load_dataset
 from ..files import remove_stale_temporaries, write_json
 from ..models import LatentModel
 from ..runs import environment, generator, load_run, resolve_device
-from ..sample import decode_codes, encode_images, run_samplers, write_sample_grid
+from ..sample import decode_codes, encode_images, run_samplers, write_decoder_draws, write_sample_grid
 from .classifier import load_classifier
+from .frechet import frechet_between
 from .generation import SampleJudge
 from .inception import PROTOCOL as INCEPTION_PROTOCOL
 from .inception import InceptionFeatures
@@ -33,6 +34,7 @@ from .representation import probe_accuracies
 class EvalOptions:
     fid_samples: int = -1  # Inception FID sample count; -1: 10k on CUDA, 500 on CPU; 0: skip
     samples: int = 10000  # generated samples for classifier metrics
+    reconstructions: int = 10000  # test images decoded from their codes for the reconstruction errors
     pairs: int = 1000  # interpolation pairs
     steps: int = 9  # frames per path, ends included
     probe_train: int = 10000  # training codes for the probes
@@ -70,8 +72,11 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
     metrics["representation"] = probe_accuracies(train_codes[probe_idx].cpu().numpy(),
                                                  train_labels[probe_idx].numpy(),
                                                  test_codes.cpu().numpy(), data.test_labels.numpy())
-    decode = lambda z: decode_codes(model, z, generator(device, options.seed, "decode")).cpu()  # noqa: E731
-    metrics["reconstruction"] = reconstruction_errors(decode(test_codes), as_float(data.test_images))
+    def decode(z: torch.Tensor, noise_group: int = 1) -> torch.Tensor:  # codes -> images on the CPU
+        return decode_codes(model, z, generator(device, options.seed, "decode"), noise_group).cpu()
+
+    first = slice(0, options.reconstructions)
+    metrics["reconstruction"] = reconstruction_errors(decode(test_codes[first]), as_float(data.test_images[first]))
 
     say("classifier ...")
     classifier, accuracy = load_classifier(data, device)
@@ -81,11 +86,20 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
     say("generation ...")
     metrics["generation"] = {}
     figures_dir = run_dir / "figures"
+    reference_codes = test_codes.cpu().double().numpy()
     for name, sampler in run_samplers(run_dir, method, model, data).items():
         z = sampler.sample(options.samples, generator(torch.device("cpu"), options.seed, f"sample-{name}"))
-        metrics["generation"][name] = judge(decode(z))
+        # code_fd: the Frechet distance between sampled and real codes (RCG's representation FD)
+        metrics["generation"][name] = judge(decode(z)) | {"code_fd": frechet_between(z.cpu().double().numpy(),
+                                                                                      reference_codes)}
         write_sample_grid(figures_dir / f"samples-{name}.png", model, sampler, name, config.method,
                           generator(torch.device("cpu"), options.seed, "grid"))
+    # The oracle: real codes, decoded. Training codes, not test ones: the test images are the reference
+    # their decodings would be compared with.
+    real = train_codes[:options.samples]
+    metrics["oracle"] = judge(decode(real)) | {"code_fd": frechet_between(real.cpu().double().numpy(), reference_codes)}
+    if model.decoder.stochastic:
+        write_decoder_draws(figures_dir / "draws.png", model, test_codes[:8], generator(device, options.seed, "draws"))
 
     say("interpolation ...")
     pick = torch.randperm(len(test_codes), generator=rng)[:2 * options.pairs]

@@ -12,16 +12,17 @@ from .generation import CONFIDENT
 
 
 def interpolation_metrics(z1: torch.Tensor, z2: torch.Tensor, geometry: Geometry, steps: int,
-                          decode: Callable[[torch.Tensor], torch.Tensor], classifier: DigitClassifier,
+                          decode: Callable[..., torch.Tensor], classifier: DigitClassifier,
                           judge: Callable[[torch.Tensor], dict]) -> dict:
-    """z1, z2 (P, D) path ends; decode: codes (N, D) -> images (N, 1, 28, 28) on the CPU; judge scores a
-    set of images (see SampleJudge). For lerp and slerp: the midpoint set's FIDs, the step evenness
-    max/mean of the P paths' consecutive-frame distances (1 = equal steps) in pixels and in classifier
-    features, and the share of confidently classified frames."""
+    """z1, z2 (P, D) path ends; decode(codes (N, D), noise_group) -> images (N, 1, 28, 28) on the CPU, a
+    stochastic decoder's noise shared within each group (here: each path); judge scores a set of images
+    (see SampleJudge). For lerp and slerp: the midpoint set's FIDs, the step evenness max/mean of the P
+    paths' consecutive-frame distances (1 = equal steps) in pixels and in classifier features, and the
+    share of confidently classified frames."""
     out, midpoint_judgements = {}, {}
     for mode in ("lerp", "slerp"):
         paths = geometry.interpolate(z1, z2, steps, mode)  # (P, S, D)
-        frames = decode(paths.reshape(-1, paths.shape[-1]))  # (P*S, 1, 28, 28)
+        frames = decode(paths.reshape(-1, paths.shape[-1]), steps)  # (P*S, 1, 28, 28), one noise per path
         feats, probs = classifier.features_and_probs(frames)
         p, s = paths.shape[:2]
         pixel_steps = (frames.reshape(p, s, -1).diff(dim=1).norm(dim=2)).double()  # (P, S-1)

@@ -1,7 +1,10 @@
 """The shape of metrics.json, stated once: which numbers each section holds, their titles and precision.
 
     isotropy, representation, reconstruction, floor   one record each
+    oracle                                            real (training) codes decoded, judged as samples
     generation.<sampler>, interpolation.<lerp|slerp>  one record per entry
+
+A column's path may be a difference of two paths, "a - b" (e.g. the gap between two samplers).
 
 `COLUMNS` (the study report's table columns) and `summary` (what `isogen eval` prints) both read it.
 """
@@ -26,12 +29,16 @@ SECTIONS: dict[str, list[Field]] = {
     "reconstruction": [Field("mse_per_pixel", "recon MSE", 4), Field("bce_per_pixel", "recon BCE", 4)],
     "floor": [Field("inception_fid", "Inception FID", 2), Field("inception_fid_n", "n", 0),
               Field("classifier_fid", "classifier FID", 2), Field("n", "n", 0)],
+    "oracle": [Field("inception_fid", "Inception FID, oracle", 1), Field("inception_fid_n", "n", 0),
+               Field("classifier_fid", "classifier FID, oracle", 1), Field("confident_share", "confident, oracle", 3),
+               Field("code_fd", "code FD, oracle", 3)],
 }
 PER_ENTRY: dict[str, list[Field]] = {
     "generation": [Field("inception_fid", "Inception FID, {entry}", 1), Field("inception_fid_n", "n", 0),
                    Field("classifier_fid", "classifier FID, {entry}", 1), Field("n", "n", 0),
                    Field("precision", "precision, {entry}", 3), Field("recall", "recall, {entry}", 3),
-                   Field("confident_share", "confident samples, {entry}", 3)],
+                   Field("confident_share", "confident samples, {entry}", 3),
+                   Field("code_fd", "code FD, {entry}", 3)],
     "interpolation": [Field("midpoint_classifier_fid", "midpoint classifier FID", 1),
                       Field("midpoint_inception_fid", "midpoint Inception FID", 1),
                       Field("step_evenness_pixels", "evenness {entry} (px)", 2),
@@ -76,11 +83,21 @@ COLUMNS: dict[str, Column] = {
     "mrl": column("isotropy", "mean_resultant_length"),
     "unif": column("isotropy", "uniformity_t2"),
     "align": column("isotropy", "alignment_a2"),
+    "fid_learned": column("generation", "inception_fid", "learned"),
+    "fid_oracle": column("oracle", "inception_fid"),
+    "fid_gap": Column("Inception FID, prior - learned", "generation.prior.inception_fid - "
+                      "generation.learned.inception_fid", 1),
+    "code_fd_prior": column("generation", "code_fd", "prior"),
+    "code_fd_learned": column("generation", "code_fd", "learned"),
+    "confident_learned": column("generation", "confident_share", "learned"),
 }
 
 
 def value(metrics: dict, path: str):
-    """The number at a dotted path of metrics.json, or None where the run has none."""
+    """The number at a dotted path of metrics.json (or the difference "a - b"), or None where the run has none."""
+    if " - " in path:
+        a, b = (value(metrics, part) for part in path.split(" - "))
+        return None if a is None or b is None else a - b
     node = metrics
     for key in path.split("."):
         if not isinstance(node, dict) or key not in node:

@@ -8,10 +8,11 @@ from ..geometry import Geometry
 from ..registry import lookup
 from .decoders import Decoder, DeconvDecoder
 from .encoders import CNNEncoder, ResNetEncoder
+from .flow import FlowDecoder
 from .latent import LatentModel
 
 ENCODERS: dict[str, Callable[[int, int], nn.Module]] = {"cnn": CNNEncoder, "resnet": ResNetEncoder}
-DECODERS: dict[str, type[Decoder]] = {"deconv": DeconvDecoder}
+DECODERS: dict[str, type[Decoder]] = {"deconv": DeconvDecoder, "flow": FlowDecoder}
 
 
 def build_model(config: Config, geometry: Geometry, posterior: bool) -> LatentModel:

@@ -1,9 +1,16 @@
 """Decoders p(x | z): a decoder owns its training loss and the way it draws images.
 
-    loss(z, x)             z (N, D) codes, x (N, 1, 28, 28) in [0, 1] -> dict of named scalar terms
-    generate(z, generator) z (N, D) -> images (N, 1, 28, 28) in [0, 1]; a deterministic decoder
-                           returns its mean and ignores the generator, a stochastic one draws from it
-                           (the generator may be a CPU one: draw there, then move to the decoder's device)
+    noise(steps, n, generator)  the decoder's randomness for an epoch of training steps (first axis: step),
+                                drawn up front like the method's (see isogen.methods.base); {} if none
+    loss(z, x, noise)           z (N, D) codes, x (N, 1, 28, 28) in [0, 1], noise: one step's slice
+                                -> dict of named scalar terms
+    after_step()                device-only bookkeeping after each optimiser step (an EMA), or nothing
+    generate(z, generator, noise_group=1)
+                                z (N, D) -> images (N, 1, 28, 28) in [0, 1]; a deterministic decoder
+                                returns its mean and ignores the generator, a stochastic one draws from
+                                it (a CPU generator: draw there, then move); consecutive groups of
+                                noise_group rows share one draw (the frames of a path then differ only
+                                by their codes)
 
 Every decoder is built by `cls.from_config(config)`; register a new one in `isogen.models.DECODERS`.
 """
@@ -25,10 +32,17 @@ class Decoder(nn.Module):
     def from_config(cls, config: Config) -> Decoder:
         raise NotImplementedError
 
-    def loss(self, z: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def noise(self, steps: int, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        return {}
+
+    def loss(self, z: torch.Tensor, x: torch.Tensor, noise: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def generate(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def after_step(self) -> None:
+        pass
+
+    def generate(self, z: torch.Tensor, generator: torch.Generator | None = None,
+                 noise_group: int = 1) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -50,8 +64,8 @@ class DeconvDecoder(Decoder, nn.Sequential):
     def from_config(cls, config):
         return cls(config.embed_dim, config.decoder_width)
 
-    def loss(self, z, x):
+    def loss(self, z, x, noise):
         return {"recon_bce": reconstruction_bce(self(z), x)}
 
-    def generate(self, z, generator=None):
+    def generate(self, z, generator=None, noise_group=1):
         return torch.sigmoid(self(z).float())

@@ -31,5 +31,5 @@ class LatentModel(nn.Module):
         return self.to_latent(self.features(x))
 
     def parameter_counts(self) -> dict[str, int]:
-        return {name: sum(p.numel() for p in part.parameters())
+        return {name: sum(p.numel() for p in part.parameters() if p.requires_grad)  # an EMA copy is not counted
                 for name, part in (("encoder", self.encoder), ("decoder", self.decoder))}

@@ -6,6 +6,7 @@ from ..registry import lookup
 from .base import Sampler
 from .gaussian import MatchedGaussian
 from .gmm import GaussianMixture
+from .learned import LearnedFlow
 from .prior import Prior
 from .vmf import VonMisesFisher
 
@@ -14,6 +15,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
     "matched": MatchedGaussian,
     "vmf": VonMisesFisher,
     "gmm": GaussianMixture,
+    "learned": LearnedFlow,
 }
 
 

@@ -7,7 +7,8 @@ from .base import Sampler
 
 class GaussianMixture(Sampler):
     """A full-covariance GMM fitted to the codes (RAE's ex-post density estimate), re-normalised on the
-    sphere. EM is scikit-learn's, seeded with config.seed and run for at most `budget_steps` iterations."""
+    sphere. EM is scikit-learn's, seeded with config.seed, run to convergence (at most 200 iterations): it
+    takes no step budget."""
 
     def __init__(self, geometry, config):
         super().__init__(geometry, config)
@@ -19,7 +20,7 @@ class GaussianMixture(Sampler):
 
     def estimate(self, codes, generator, budget_steps):
         gmm = SkGMM(self.weights.shape[0], covariance_type="full", reg_covar=1e-5, random_state=self.seed,
-                    max_iter=budget_steps).fit(codes.double().cpu().numpy())
+                    max_iter=200).fit(codes.double().cpu().numpy())
         self.weights = torch.tensor(gmm.weights_)
         self.means = torch.tensor(gmm.means_)
         self.cholesky = torch.tensor(np.linalg.cholesky(gmm.covariances_))
