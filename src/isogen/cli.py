@@ -2,6 +2,7 @@
 
     isogen train --preset quick --run-dir runs/quick [key=value ...]
     isogen train --resume --run-dir runs/quick
+    torchrun --standalone --nproc_per_node 2 -m isogen train --preset full --run-dir runs/full
     isogen sample runs/quick [--sampler matched] [-n 100]
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
     isogen eval runs/quick [--fid-samples 500]
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -18,6 +20,7 @@ import torch
 
 from .config import Config, make_config, parse_assignments
 from .data import load_dataset
+from .distributed import leave, world_from_environment
 from .errors import IsogenError
 from .files import read_json
 from .launcher import Job, choose_concurrency, describe_failure, train_all
@@ -104,8 +107,18 @@ def cmd_train(args) -> int:
         config = saved.with_overrides(overrides).validate()
     else:
         config = make_config(args.preset, overrides)
+    world = world_from_environment(resolve_device(config.device))
+    if world.size > 1:
+        if args.sweep:
+            raise IsogenError("torchrun trains one run over its processes; run --sweep without torchrun")
+        if world.rank:  # one voice: rank 0 prints, the others train quietly (errors still reach stderr)
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
     if not args.sweep:
-        train(config, args.run_dir, resume=args.resume, progress=not args.no_progress)
+        try:
+            train(config, args.run_dir, resume=args.resume, progress=not args.no_progress and not world.rank,
+                  world=world)
+        finally:
+            leave(world)
         return 0
     jobs = [Job(name, config.with_overrides(point).validate(), args.run_dir / name)
             for name, point in sweep(args.sweep)]
@@ -180,6 +193,9 @@ def cmd_eval(args) -> int:
 
 
 def cmd_study(args) -> int:
+    if "RANK" in os.environ or "WORLD_SIZE" in os.environ:
+        raise IsogenError("isogen study runs as one process (it trains many runs at once); torchrun is for one run: "
+                          "`torchrun ... -m isogen train`")
     spec = load_spec(args.spec)
     out = args.out or Path("results") / spec.name
     if args.plan:

@@ -8,7 +8,12 @@ step it is. The step gathers its slice of each with `index_select`, runs forward
 AdamW whose learning rate is a device tensor, writes its loss terms into row `step` of an (steps, T)
 buffer and advances the counters. The host reads that buffer once per epoch.
 
-Shapes: N batch, T = 1 + number of loss terms (the total first).
+Under torchrun (`world`, isogen.distributed) every rank draws the epoch's permutation and randomness for the
+global batch and keeps its images' share; the gradients are averaged over the ranks after backward, the
+loss terms once per epoch. Those steps run eagerly (no CUDA graph): collectives inside a captured graph
+are left for when they are measured.
+
+Shapes: N batch (this rank's share), T = 1 + number of loss terms (the total first).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import torch
 
 from .config import Config
 from .data import as_float
+from .losses import LOCAL, Batch
 from .methods import Method
 from .models import LatentModel
 from .runs import generator
@@ -38,24 +44,27 @@ class Engine:
     """One run's optimiser and step. `begin_epoch(e)`, then `step()` steps_per_epoch times, then
     `end_epoch()` -> the epoch's (steps, T) loss terms on the CPU (the one sync of the epoch)."""
 
-    def __init__(self, method: Method, model: LatentModel, images: torch.Tensor, config: Config):
+    def __init__(self, method: Method, model: LatentModel, images: torch.Tensor, config: Config,
+                 world: Batch = LOCAL):
         self.method, self.model, self.images, self.config = method, model, images, config  # images (n, 28, 28) uint8
+        self.world = world
         self.device = images.device
         self.steps_per_epoch = len(images) // config.batch_size
         self.total_steps = config.epochs * self.steps_per_epoch
         cuda = self.device.type == "cuda"
         self.autocast = cuda and config.precision == "bf16"
-        self.graphed = cuda and config.cuda_graph
+        self.graphed = cuda and config.cuda_graph and world.size == 1
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.schedule = torch.tensor([learning_rate(s, config, self.total_steps) for s in range(self.total_steps)],
                                      dtype=torch.float32, device=self.device)  # (total_steps,)
         self.lr = self.schedule[0].clone()  # 0-d; the fused AdamW reads it on the device
-        trained = [p for p in model.parameters() if p.requires_grad]  # not an EMA copy
-        self.optimizer = torch.optim.AdamW(trained, lr=self.lr, weight_decay=config.weight_decay,
+        self.trained = [p for p in model.parameters() if p.requires_grad]  # not an EMA copy
+        self.optimizer = torch.optim.AdamW(self.trained, lr=self.lr, weight_decay=config.weight_decay,
                                            fused=True, capturable=self.graphed)
         self.global_step = torch.zeros((), dtype=torch.long, device=self.device)
         self.epoch_step = torch.zeros((), dtype=torch.long, device=self.device)
-        self.order = torch.zeros(self.steps_per_epoch, config.batch_size, dtype=torch.long, device=self.device)
+        self.order = torch.zeros(self.steps_per_epoch, config.batch_size // world.size, dtype=torch.long,
+                                 device=self.device)
         self.noise: dict[str, torch.Tensor] = {}
         self.terms: torch.Tensor | None = None  # (steps, T), allocated by the first step
         self.term_names: list[str] = []
@@ -78,8 +87,9 @@ class Engine:
         self.method.start_epoch(epoch)
         rng = generator(self.device, c.seed, "train", epoch)
         order = torch.randperm(len(self.images), generator=rng, device=self.device)
-        self.order.copy_(order[:self.order.numel()].view_as(self.order))
+        self.order.copy_(self.share(order[:self.steps_per_epoch * c.batch_size].view(self.steps_per_epoch, -1)))
         for name, value in self.method.epoch_noise(self.model, self.steps_per_epoch, c.batch_size, rng).items():
+            value = value if name in self.method.shared_noise else self.share(value)
             if name in self.noise:
                 self.noise[name].copy_(value)  # in place: a captured graph reads these very buffers
             else:
@@ -88,6 +98,10 @@ class Engine:
         self.model.train()
         if self.stream is not None:  # the run's stream steps only after these buffers are filled
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
+
+    def share(self, value: torch.Tensor) -> torch.Tensor:
+        """(steps, blocks * batch, ...) for the global batch -> this rank's images' rows."""
+        return value if self.world.size == 1 else self.world.shard(value, self.config.batch_size)
 
     def step(self) -> None:
         if self.graph is not None:
@@ -126,6 +140,8 @@ class Engine:
             terms = self.method.loss(self.model, x, noise)
         loss = self.method.total(terms)
         loss.backward()
+        if self.world.size > 1:
+            self.world.average_gradients(self.trained)
         self.lr.copy_(self.schedule.index_select(0, self.global_step.view(1))[0])
         self.optimizer.step()
         self.model.decoder.after_step()
@@ -141,4 +157,5 @@ class Engine:
         """The epoch's loss terms, (steps, T) float64 on the CPU; columns named by `term_names`."""
         if self.stream is not None:
             torch.cuda.current_stream(self.device).wait_stream(self.stream)
-        return self.terms.double().cpu()
+        terms = self.terms if self.world.size == 1 else self.world.average(self.terms)
+        return terms.double().cpu()

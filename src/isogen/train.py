@@ -1,6 +1,6 @@
 """Training runs into their folders: one `Run` per folder, advanced an epoch at a time.
 
-`train()` drives one run to the end; a study (`isogen.study`) interleaves the epochs of several runs
+`train()` drives one run to the end (under torchrun, over all the job's processes: `isogen.distributed`); a study (`isogen.study`) interleaves the epochs of several runs
 on one device. Either way an epoch is `begin_epoch`, `step` x steps_per_epoch, `end_epoch`, and the
 epoch's loss terms reach the host once, at its end (`isogen.engine`).
 """
@@ -14,9 +14,11 @@ from tqdm import tqdm
 
 from .config import Config
 from .data import Dataset, load_dataset
+from .distributed import device_of
 from .engine import Engine
 from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
+from .losses import LOCAL, Batch
 from .memory import check_fits
 from .methods import make_method
 from .runs import CHECKPOINT, SAMPLERS, environment, load_checkpoint, resolve_device, save_samplers
@@ -34,10 +36,15 @@ class Run:
     """A run folder being trained. Building one checks the folder (a new run, or a checkpoint to resume
     with the same config), the data and the memory, before anything is written."""
 
-    def __init__(self, config: Config, run_dir: str | Path, resume: bool = False, data: Dataset | None = None):
-        self.config, self.run_dir = config.validate(), Path(run_dir)
+    def __init__(self, config: Config, run_dir: str | Path, resume: bool = False, data: Dataset | None = None,
+                 world: Batch = LOCAL):
+        self.config, self.run_dir, self.world = config.validate(), Path(run_dir), world
         self.method = make_method(config)  # unknown names fail here, before anything is written
-        self.device = resolve_device(config.device)
+        if config.batch_size % world.size:
+            raise IsogenError(f"bad config value: batch_size={config.batch_size} does not split over {world.size} "
+                              f"processes; use a batch_size that is a multiple of {world.size}")
+        self.method.world = world
+        self.device = device_of(world, resolve_device(config.device))
         checkpoint = check_run_folder(self.run_dir, config, resume)
         self.log: list[dict] = checkpoint["log"] if checkpoint else []
         self.epoch = self.saved_epoch = checkpoint["epoch"] if checkpoint else 0
@@ -54,23 +61,31 @@ class Run:
         memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model = self.method.build_model().to(self.device, memory_format=memory_format)
         self.method.to(self.device)
+        if world.size > 1:
+            world.prepare(self.model)  # before the optimiser: BatchNorm layers are replaced
         # (n, 28, 28) uint8, resident on the device for the whole run
-        self.engine = Engine(self.method, self.model, self.train_images.to(self.device), config)
+        self.engine = Engine(self.method, self.model, self.train_images.to(self.device), config, world)
         if checkpoint:
             self.engine.load(checkpoint)
             if not self.done:
                 print(f"resuming {self.run_dir} at epoch {self.epoch}/{config.epochs}")
-        else:
-            try:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise IsogenError(f"cannot create {self.run_dir}: {e.strerror}; choose a writable --run-dir") from e
-            write_json(self.run_dir / "config.json", config.to_dict())
-            write_json(self.run_dir / "environment.json", environment(self.device))
-        remove_stale_temporaries(self.run_dir)
+        if world.size > 1:
+            world.broadcast(self.model)
+        if world.rank == 0:  # one writer: rank 0 owns the run folder
+            if not checkpoint:
+                self.create_folder()
+            remove_stale_temporaries(self.run_dir)
         counts = self.model.parameter_counts()
         print(f"{config.method} / {config.encoder} encoder, D={config.embed_dim}: {counts['encoder']:,} encoder "
               f"+ {counts['decoder']:,} decoder parameters; {len(self.train_images)} images on {self.device}")
+
+    def create_folder(self) -> None:
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise IsogenError(f"cannot create {self.run_dir}: {e.strerror}; choose a writable --run-dir") from e
+        write_json(self.run_dir / "config.json", self.config.to_dict())
+        write_json(self.run_dir / "environment.json", environment(self.device) | {"processes": self.world.size})
 
     @property
     def done(self) -> bool:
@@ -108,7 +123,7 @@ class Run:
                   **dict(zip(names, terms.mean(0).tolist())),
                   "seconds": round(seconds, 3), "images_per_s": round(steps * c.batch_size / seconds, 1)}
         self.log.append(record)
-        if self.epoch % c.checkpoint_every == 0 or self.done:
+        if (self.epoch % c.checkpoint_every == 0 or self.done) and self.world.rank == 0:
             save_torch(self.run_dir / CHECKPOINT, {
                 "config": c.to_dict(), "epoch": self.epoch, "log": self.log, "model": self.model.state_dict(),
                 "optimizer": self.engine.optimizer.state_dict()})
@@ -117,8 +132,10 @@ class Run:
         return record
 
     def finish(self, pictures: bool = True) -> None:
-        """Fit the code samplers to the training codes, save them, and draw the run's pictures."""
+        """Fit the code samplers to the training codes, save them, and draw the run's pictures (rank 0)."""
         self.finished = True
+        if self.world.rank:
+            return
         self.model.eval()
         samplers = fit_samplers(self.method, self.model, self.train_images)
         save_samplers(self.run_dir, samplers)
@@ -128,10 +145,10 @@ class Run:
 
 
 def train(config: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          data: Dataset | None = None, pictures: bool = True) -> dict:
+          data: Dataset | None = None, pictures: bool = True, world: Batch = LOCAL) -> dict:
     """Train `config` into `run_dir` (with resume=True continue from its checkpoint), then fit the code
     samplers and save them there, and draw the run's pictures. Returns the last log record."""
-    run = Run(config, run_dir, resume, data)
+    run = Run(config, run_dir, resume, data, world)
     if run.finished:
         print(f"{run.run_dir} is already trained ({run.epoch} epochs); nothing to do")
         return run.log[-1]

@@ -1,4 +1,5 @@
 """Loss functions: one family per file, each a pure function of tensors with its formula."""
+from .batch import LOCAL, Batch
 from .align_uniform import alignment, uniformity
 from .eccentric import eccentric_loss, eccentric_scale
 from .epps_pulley import epps_pulley, epps_pulley_closed_form, sphere_cf, trapezoid_grid
@@ -9,7 +10,7 @@ from .sigreg import SIGReg
 from .vae import gaussian_kl
 
 __all__ = [
-    "SIGReg", "alignment", "eccentric_loss", "eccentric_scale", "epps_pulley", "epps_pulley_closed_form",
+    "LOCAL", "Batch", "SIGReg", "alignment", "eccentric_loss", "eccentric_scale", "epps_pulley", "epps_pulley_closed_form",
     "from_hyperspherical", "gaussian_kl", "hyperspherical_prior_loss", "info_nce", "reconstruction_bce",
     "sphere_cf", "to_hyperspherical", "trapezoid_grid", "uniformity",
 ]

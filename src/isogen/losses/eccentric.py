@@ -7,14 +7,17 @@ chosen so that the uniform sphere of radius ~sqrt(d) is a stationary point (seed
 """
 import torch
 
+from .batch import LOCAL, Batch
+
 
 def eccentric_scale(dim: int, mu: float) -> float:
     """N(d, mu) of the seed; needs mu > 1/2."""
     return 2 * dim * (1 + 1 / (2 * mu * (dim - 1))) / (2 * mu - 1)
 
 
-def eccentric_loss(z: torch.Tensor, mu: float = 1.0) -> torch.Tensor:
-    """z: (b, d) -> scalar, the mean of K over ordered pairs i != j."""
+def eccentric_loss(z: torch.Tensor, mu: float = 1.0, batch: Batch = LOCAL) -> torch.Tensor:
+    """z: (b, d) -> scalar, the mean of K over ordered pairs i != j of the whole batch."""
+    z = batch.gather(z)
     b, d = z.shape
     scale = eccentric_scale(d, mu)
     sq_norms = z.pow(2).sum(1)  # (b,)

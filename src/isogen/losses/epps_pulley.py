@@ -14,13 +14,16 @@ import mpmath
 import numpy as np
 import torch
 
+from .batch import LOCAL, Batch
+
 
 def epps_pulley(u: torch.Tensor, knots: torch.Tensor, weights: torch.Tensor,
-                target_cf: torch.Tensor) -> torch.Tensor:
-    """u: (N, M) samples of M projections; knots, weights, target_cf: (K,). Returns T: (M,)."""
-    n = u.shape[0]
+                target_cf: torch.Tensor, batch: Batch = LOCAL) -> torch.Tensor:
+    """u: (N, M) samples of M projections; knots, weights, target_cf: (K,). Returns T: (M,).
+    The empirical CF is the whole batch's: the means of cos and sin are taken over every process's rows."""
+    n = batch.rows(u.shape[0])
     tu = u[:, :, None] * knots  # (N, M, K)
-    error = (tu.cos().mean(0) - target_cf) ** 2 + tu.sin().mean(0) ** 2  # (M, K)
+    error = (batch.mean(tu.cos()) - target_cf) ** 2 + batch.mean(tu.sin()) ** 2  # (M, K)
     return n * (error @ weights)  # (M,)
 
 

@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from .batch import LOCAL, Batch
+
 
 def cumulative_norms(x: torch.Tensor) -> torch.Tensor:
     """(N, n) -> c (N, n), c_j = ||x_{0..j}||."""
@@ -40,12 +42,14 @@ def from_hyperspherical(radius: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     return torch.cat([x_first[:, None], x_rest], dim=1)
 
 
-def hyperspherical_prior_loss(mean: torch.Tensor, target_cos: float, target_cos_std: float) -> torch.Tensor:
+def hyperspherical_prior_loss(mean: torch.Tensor, target_cos: float, target_cos_std: float,
+                              batch: Batch = LOCAL) -> torch.Tensor:
     """The seed's batch-statistic loss on the posterior means, angles and radius:
         sum_k g_k [ (E_b cos phi_k - a)^2 + (std_b cos phi_k - b)^2 ] + (E_b r - sqrt n)^2 / n + std_b(r)^2 / n,
     g_k = 1 / sqrt(k + 1), k = 1 .. n-1. mean: (N, n) -> scalar. (The radius terms are divided by n
-    so that they are O(1) like the angle terms.)
+    so that they are O(1) like the angle terms.) The statistics are of the whole batch.
     """
+    mean = batch.gather(mean)
     n = mean.shape[1]
     cos = angle_cosines(mean)  # (N, n-1)
     gains = 1 / torch.arange(2, n + 1, device=mean.device, dtype=mean.dtype).sqrt()  # (n-1,)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batch import LOCAL, Batch
 from .epps_pulley import epps_pulley, gauss_cf, sphere_cf, trapezoid_grid
 
 if TYPE_CHECKING:  # losses import nothing of the project at run time; the geometry is passed in
@@ -47,9 +48,10 @@ class SIGReg(nn.Module):
         directions = torch.randn(count, self.dim, self.num_slices, generator=generator, device=generator.device)
         return F.normalize(directions, dim=1)
 
-    def forward(self, h: torch.Tensor, slices: torch.Tensor) -> torch.Tensor:
-        """h: (N, D) embeddings, slices: (D, M) directions (one set of `draw`) -> the mean statistic."""
+    def forward(self, h: torch.Tensor, slices: torch.Tensor, batch: Batch = LOCAL) -> torch.Tensor:
+        """h: (N, D) embeddings, slices: (D, M) directions (one set of `draw`, the same on every process)
+        -> the mean statistic of the whole batch."""
         # float32 even under bf16 autocast: cos/sin of t*u and an N-fold sum need the mantissa.
         with torch.autocast(device_type=h.device.type, enabled=False):
             u = self.geometry.standardize(h.float()) @ slices  # (N, M)
-            return epps_pulley(u, self.knots, self.weights, self.target_cf).mean()
+            return epps_pulley(u, self.knots, self.weights, self.target_cf, batch).mean()

@@ -23,7 +23,7 @@ class EccentricAE(Autoencoder):
         self.weights = LossWeights(eccentric=config.eccentric_weight)
 
     def regularize(self, h, noise):
-        return h, {"eccentric": eccentric_loss(h.float(), self.config.eccentric_mu)}
+        return h, {"eccentric": eccentric_loss(h.float(), self.config.eccentric_mu, self.world)}
 
 
 class VAE(Autoencoder):
@@ -83,4 +83,4 @@ class HypersphericalVAE(VAE):
         z = self.geometry.normalize(mean + (0.5 * log_var).exp() * noise["eps"])
         c = self.config
         kl_sigma = 0.5 * (log_var.exp() - log_var - 1).sum(1).mean()
-        return z, {"hs_prior": hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos), "kl_sigma": kl_sigma}
+        return z, {"hs_prior": hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos, self.world), "kl_sigma": kl_sigma}

@@ -16,6 +16,7 @@ from torch import nn
 from ..augment import apply_affine, sample_affine
 from ..config import Config
 from ..geometry import EUCLIDEAN, SPHERE, Geometry
+from ..losses import LOCAL, Batch
 from ..models import LatentModel, build_model
 from ..samplers import Sampler, build_samplers
 
@@ -52,10 +53,14 @@ class Method(nn.Module):
     geometry: ClassVar[Geometry] = SPHERE  # where the codes live
     posterior: ClassVar[bool] = False  # the encoder outputs (mean, log-variance)
     default_samplers: ClassVar[tuple[str, ...]] = ("prior", "matched")  # the first draws the run's pictures
+    # noise drawn once per step for the whole batch, not per image: every process of a torchrun job uses
+    # all of it (the rest, (steps, blocks * n, ...), is split by images)
+    shared_noise: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Config):
         super().__init__()
         self.config = config
+        self.world: Batch = LOCAL  # the batch that statistics are taken over (isogen.distributed)
         self.weights = LossWeights()
         self.sampler_names = config.sampler_names() or list(self.default_samplers)
         self.samplers()  # unknown or inapplicable sampler names fail here, before anything runs

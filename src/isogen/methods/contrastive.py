@@ -10,11 +10,13 @@ class InfoNCE(Contrastive):
     """NT-Xent only: uniformity comes from the negatives alone."""
 
     def embedding_terms(self, h, noise):
-        return {"infonce": info_nce(h, self.config.temperature)}
+        return {"infonce": info_nce(h, self.config.temperature, self.world)}
 
 
 class SIGRegSphere(InfoNCE):
     """The main model: InfoNCE + lambda * SIGReg on normalised embeddings (target N(0,1) or exact Omega_D)."""
+
+    shared_noise = frozenset({"slices"})
 
     def __init__(self, config):
         super().__init__(config)
@@ -30,7 +32,7 @@ class SIGRegSphere(InfoNCE):
         return super().noise(steps, n, generator) | {"slices": self.sigreg.draw(generator, steps)}  # (steps, D, M)
 
     def embedding_terms(self, h, noise):
-        return super().embedding_terms(h, noise) | {"sigreg": self.sigreg(h, noise["slices"])}
+        return super().embedding_terms(h, noise) | {"sigreg": self.sigreg(h, noise["slices"], self.world)}
 
 
 class SIGRegGauss(SIGRegSphere):
@@ -50,4 +52,4 @@ class AlignUniform(Contrastive):
         z1, z2 = F.normalize(h.float(), dim=1).chunk(2)  # (N, D) each
         c = self.config
         return {"align": alignment(z1, z2, c.alignment_alpha),
-                "uniform": (uniformity(z1, c.uniformity_t) + uniformity(z2, c.uniformity_t)) / 2}
+                "uniform": (uniformity(z1, c.uniformity_t, self.world) + uniformity(z2, c.uniformity_t, self.world)) / 2}
