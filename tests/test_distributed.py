@@ -141,7 +141,7 @@ def test_an_unreachable_rendezvous_is_one_line(tmp_path):
     env = {**os.environ, "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(free_port()), "ISOGEN_RENDEZVOUS_TIMEOUT": "2"}  # nobody listens there
     done = subprocess.run([sys.executable, "-m", "isogen", "train", "--preset", "smoke", "--run-dir",
-                           str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=120)
+                           str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "rank 1 of 2 could not join the rendezvous at 127.0.0.1:" in lines[0]

@@ -7,6 +7,7 @@
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
     isogen eval runs/quick [--fid-samples 500]
     isogen study study-small [--out results/study-small]
+    isogen study study-full --launcher submitit --partition gpu   (a Slurm job array)
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from .cluster import LAUNCHERS, SlurmOptions
 from .config import Config, make_config, parse_assignments
 from .data import load_dataset
 from .distributed import leave, world_from_environment
@@ -83,6 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrent", type=int, default=0, help="runs trained at once (0: from free memory; 1 on CPU)")
     p.add_argument("--eval-workers", type=int, default=-1,
                    help="background evaluation processes (-1: one on CUDA, none on CPU)")
+    p.add_argument("--launcher", choices=LAUNCHERS, default="local",
+                   help="local: this machine; submitit: a Slurm job array, one task per run; submitit-local: "
+                        "the same tasks as local processes")
+    slurm = SlurmOptions()
+    p.add_argument("--partition", default=slurm.partition, help="Slurm partition (default: the cluster's)")
+    p.add_argument("--time-min", type=int, default=slurm.time_min, help="minutes per task (requeued beyond)")
+    p.add_argument("--gpus-per-task", type=int, default=slurm.gpus_per_task)
+    p.add_argument("--cpus-per-task", type=int, default=slurm.cpus_per_task)
+    p.add_argument("--mem-gb", type=int, default=slurm.mem_gb)
+    p.add_argument("--array-parallelism", type=int, default=slurm.array_parallelism,
+                   help="tasks of the array running at once")
 
     args = parser.parse_args(argv)
     try:
@@ -203,8 +216,11 @@ def cmd_study(args) -> int:
         print(plan(jobs, len(spec.runs()), args.concurrent or choose_concurrency(jobs, device), spec.eval, device,
                    spec.name))
         return 0
+    slurm = SlurmOptions(args.partition, args.time_min, args.gpus_per_task, args.cpus_per_task, args.mem_gb,
+                         args.array_parallelism)
     failures = {} if args.report_only else run_study(spec, out, args.device, concurrent=args.concurrent,
-                                                     eval_workers=args.eval_workers)
+                                                     eval_workers=args.eval_workers, launcher=args.launcher,
+                                                     slurm=slurm)
     folder = write_report(spec, out)
     print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
     return report_failures(failures, out / "failures.jsonl")

@@ -138,7 +138,7 @@ def world_from_environment(device: torch.device, timeout_s: float | None = None)
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
-    timeout = float(timeout_s or os.environ.get("ISOGEN_RENDEZVOUS_TIMEOUT", 300))
+    timeout = float(timeout_s or os.environ.get("ISOGEN_RENDEZVOUS_TIMEOUT", "300"))
     address = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
     try:
         with native_stderr_held():  # c10d logs every failed connection attempt from C++

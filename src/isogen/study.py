@@ -17,6 +17,7 @@ from .config import PRESETS, Config, make_config
 from .data import Dataset
 from .errors import IsogenError
 from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
+from .cluster import SlurmOptions, run_on_cluster
 from .launcher import Evaluations, Job, choose_concurrency, describe_failure, train_all
 from .methods import METHODS
 from .metrics.evaluate import EvalOptions
@@ -198,10 +199,11 @@ def load_spec(name_or_path: str) -> StudySpec:
 
 
 def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True, concurrent: int = 0,
-              eval_workers: int = -1) -> dict[str, str]:
-    """Train and evaluate every run not yet finished: `concurrent` runs at a time (0: chosen from the free
-    memory), evaluated in `eval_workers` background processes (-1: one on CUDA, none on a CPU). Returns the
-    runs that failed, name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
+              eval_workers: int = -1, launcher: str = "local", slurm: SlurmOptions | None = None) -> dict[str, str]:
+    """Train and evaluate every run not yet finished: here, `concurrent` runs at a time (0: chosen from the
+    free memory), evaluated in `eval_workers` background processes (-1: one on CUDA, none on a CPU); or with
+    launcher="submitit", one Slurm array task per run (isogen.cluster). Returns the runs that failed,
+    name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
     out = Path(out)
     spec_file = out / "study.json"
     if spec_file.exists() and StudySpec.from_dict(read_json(spec_file), str(spec_file)) != spec:
@@ -209,11 +211,15 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
     write_json(spec_file, spec.to_dict())
     remove_stale_temporaries(out)  # of a study killed while writing its records
     jobs = pending_jobs(spec, out, device)
-    resolved = resolve_device(device)
-    concurrent = concurrent or choose_concurrency(jobs, resolved)
-    eval_workers = eval_workers if eval_workers >= 0 else int(resolved.type == "cuda")
-    print(f"{spec.name}: {len(jobs)} of {len(spec.runs())} runs to do on {resolved}, {concurrent} at a time, "
-          f"evaluated {'in ' + str(eval_workers) + ' worker process(es)' if eval_workers else 'after each run'}")
+    if launcher != "local":
+        resolved, concurrent = launcher, len(jobs)
+        print(f"{spec.name}: {len(jobs)} of {len(spec.runs())} runs to do, one {launcher} task each")
+    else:
+        resolved = resolve_device(device)
+        concurrent = concurrent or choose_concurrency(jobs, resolved)
+        eval_workers = eval_workers if eval_workers >= 0 else int(resolved.type == "cuda")
+        print(f"{spec.name}: {len(jobs)} of {len(spec.runs())} runs to do on {resolved}, {concurrent} at a time, "
+              f"evaluated {'in ' + str(eval_workers) + ' worker process(es)' if eval_workers else 'after each run'}")
     timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
     failures: dict[str, str] = {}
     started = time.perf_counter()
@@ -228,13 +234,17 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
                          "eval_s": read_json(run_dir / "metrics.json")["protocol"]["seconds"]}
         write_jsonl(out / "timings.jsonl", list(timings.values()))
 
-    datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
-    evaluations = Evaluations(spec.eval, device, eval_workers, datasets, evaluated)
-    try:
-        train_all(jobs, concurrent, datasets, evaluations.submit,  # evaluation draws the pictures, off this loop
-                  lambda name, error: failures.__setitem__(name, describe_failure(error)), progress, pictures=False)
-    finally:
-        evaluations.close()
+    if launcher != "local":
+        run_on_cluster(jobs, spec.eval, device, out / "submitit", launcher, slurm or SlurmOptions(), evaluated, progress)
+    else:
+        datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
+        evaluations = Evaluations(spec.eval, device, eval_workers, datasets, evaluated)
+        try:
+            train_all(jobs, concurrent, datasets, evaluations.submit,  # evaluation draws the pictures, off this loop
+                      lambda name, error: failures.__setitem__(name, describe_failure(error)), progress,
+                      pictures=False)
+        finally:
+            evaluations.close()
     write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])
     session = {"runs": len(jobs), "failed": len(failures), "concurrent": concurrent, "device": str(resolved),
                "wall_s": round(time.perf_counter() - started, 1)}
