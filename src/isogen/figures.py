@@ -122,16 +122,22 @@ def spectra(path: Path, curves: dict[str, list[float]]) -> None:
     save_figure(fig, path)
 
 
+SAMPLER_MARKERS = {"prior": "o", "matched": "s", "gmm": "^", "vmf": "D", "learned": "*"}
+
+
 def tradeoff(path: Path, points: list[dict]) -> None:
-    """Reconstruction MSE vs Inception FID: points with label, sampler (prior | matched), x, y and
+    """Reconstruction MSE vs Inception FID: points with label, sampler (a marker and colour each), x, y and
     optional xerr, yerr (None: no bars)."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for p in points:
-        ax.errorbar(p["x"], p["y"], xerr=p["xerr"], yerr=p["yerr"], fmt="o" if p["sampler"] == "prior" else "s",
-                    ms=5, lw=0.8, capsize=2, color="C0" if p["sampler"] == "prior" else "C1")
-        ax.annotate(p["label"], (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    samplers = list(dict.fromkeys(p["sampler"] for p in points))  # in order of appearance: colour C0, C1, ...
+    for i, sampler in enumerate(samplers):
+        for j, p in enumerate(q for q in points if q["sampler"] == sampler):
+            ax.errorbar(p["x"], p["y"], xerr=p["xerr"], yerr=p["yerr"], fmt=SAMPLER_MARKERS.get(sampler, "x"),
+                        ms=5, lw=0.8, capsize=2, color=f"C{i}", label=None if j else sampler)
+            ax.annotate(p["label"], (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.legend(fontsize=7, title="sampler", title_fontsize=7)
     ax.set_xlabel("reconstruction MSE per pixel")
-    ax.set_ylabel("Inception FID (o prior, s matched)")
+    ax.set_ylabel("Inception FID")
     fig.tight_layout()
     save_figure(fig, path)
 

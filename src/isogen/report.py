@@ -147,7 +147,7 @@ def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
         seeds = [r["metrics"] for r in rows if r["group"] == "main" and r["dim"] == row["dim"]
                  and r["label"] == row["label"]]
         xs = [value(m, COLUMNS["mse"].path) for m in seeds]
-        for sampler in ("prior", "matched"):
+        for sampler in seeds[0]["generation"]:  # each sampler of the run: ae-gmm's GMM point among them
             ys = [value(m, f"generation.{sampler}.inception_fid") for m in seeds]
             if None not in ys:
                 bars = len(seeds) > 1
