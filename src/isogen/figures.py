@@ -135,7 +135,8 @@ def tradeoff(path: Path, points: list[dict]) -> None:
             ax.errorbar(p["x"], p["y"], xerr=p["xerr"], yerr=p["yerr"], fmt=SAMPLER_MARKERS.get(sampler, "x"),
                         ms=5, lw=0.8, capsize=2, color=f"C{i}", label=None if j else sampler)
             ax.annotate(p["label"], (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.legend(fontsize=7, title="sampler", title_fontsize=7)
+    if points:  # a study without Inception FID has none
+        ax.legend(fontsize=7, title="sampler", title_fontsize=7)
     ax.set_xlabel("reconstruction MSE per pixel")
     ax.set_ylabel("Inception FID")
     fig.tight_layout()
