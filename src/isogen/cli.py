@@ -22,7 +22,7 @@ import torch
 from .cluster import LAUNCHERS, SlurmOptions
 from .config import Config, make_config, parse_assignments
 from .data import load_dataset
-from .distributed import leave, world_from_environment
+from .distributed import world_from_environment
 from .errors import IsogenError
 from .files import read_json
 from .launcher import Job, choose_concurrency, describe_failure, train_all
@@ -131,7 +131,7 @@ def cmd_train(args) -> int:
             train(config, args.run_dir, resume=args.resume, progress=not args.no_progress and not world.rank,
                   world=world)
         finally:
-            leave(world)
+            world.leave()
         return 0
     jobs = [Job(name, config.with_overrides(point).validate(), args.run_dir / name)
             for name, point in sweep(args.sweep)]

@@ -31,7 +31,7 @@ import torch.distributed.nn.functional as collective
 from torch import nn
 
 from .errors import IsogenError
-from .losses import LOCAL, Batch
+from .losses import Batch
 
 # torch 2.14 marks the autograd collectives of torch.distributed.nn deprecated in favour of the private
 # _functional_collectives; they are still the public ones, and the same in the older torch of our GPUs.
@@ -41,15 +41,45 @@ TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER
 LAUNCH = "launch with `torchrun --standalone --nproc_per_node N -m isogen train ...`"
 
 
-class World(Batch):
+class Single(Batch):
+    """One process: its batch is the whole batch, and there is nothing to share out, average or broadcast."""
+
+    local_rank = 0
+
+    def device(self, device: torch.device) -> torch.device:
+        return device
+
+    def shard(self, value: torch.Tensor, batch: int) -> torch.Tensor:
+        return value
+
+    def average_gradients(self, parameters: list[nn.Parameter]) -> None:
+        pass
+
+    def average(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def broadcast(self, module: nn.Module) -> None:
+        pass
+
+    def prepare(self, model: nn.Module) -> None:
+        pass
+
+    def leave(self) -> None:
+        pass
+
+
+SINGLE = Single()
+
+
+class World(Single):
     """The processes of a torchrun job, as the batch their statistics are taken over."""
 
     def __init__(self, rank: int, size: int, local_rank: int):
         self.rank, self.size, self.local_rank = rank, size, local_rank
 
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
+    def device(self, device):
+        """A rank's device: its own GPU (cuda:LOCAL_RANK) when training on CUDA."""
+        return torch.device("cuda", self.local_rank) if device.type == "cuda" else device
 
     def mean(self, x):
         return collective.all_reduce(x.mean(0)) / self.size  # equal shards: the mean of the means
@@ -96,6 +126,10 @@ class World(Batch):
                     replacement.load_state_dict(child.state_dict())
                     setattr(parent, name, replacement.to(child.weight.device))
 
+    def leave(self):
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
 
 class GlobalBatchNorm(nn.BatchNorm1d):
     """BatchNorm whose training moments are the global batch's (SyncBatchNorm does this on GPUs only).
@@ -124,17 +158,17 @@ class GlobalBatchNorm(nn.BatchNorm1d):
         return normalised * self.weight.view(shape) + self.bias.view(shape)
 
 
-def world_from_environment(device: torch.device, timeout_s: float | None = None) -> Batch:
-    """The torchrun job this process belongs to (process group initialised), or LOCAL when not launched by
+def world_from_environment(device: torch.device, timeout_s: float | None = None) -> Single:
+    """The torchrun job this process belongs to (process group initialised), or SINGLE when not launched by
     torchrun. Incomplete variables and an unreachable rendezvous are one-line errors."""
     if not any(v in os.environ for v in TORCHRUN_VARIABLES):
-        return LOCAL
+        return SINGLE
     missing = [v for v in TORCHRUN_VARIABLES if v not in os.environ]
     if missing:
         raise IsogenError(f"incomplete torchrun environment: {', '.join(missing)} not set; {LAUNCH}")
     rank, size, local_rank = (int(os.environ[v]) for v in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
     if size == 1:
-        return LOCAL
+        return SINGLE
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
@@ -164,13 +198,3 @@ def native_stderr_held():
             os.close(saved)
         held.seek(0)
         os.write(2, held.read())
-
-
-def device_of(world: Batch, device: torch.device) -> torch.device:
-    """A rank's device: its own GPU (cuda:LOCAL_RANK) when training on CUDA."""
-    return torch.device("cuda", world.local_rank) if isinstance(world, World) and device.type == "cuda" else device
-
-
-def leave(world: Batch) -> None:
-    if isinstance(world, World) and dist.is_initialized():
-        dist.destroy_process_group()

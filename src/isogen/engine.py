@@ -23,7 +23,7 @@ import torch
 
 from .config import Config
 from .data import as_float
-from .losses import LOCAL, Batch
+from .distributed import SINGLE, Single
 from .methods import Method
 from .models import LatentModel
 from .runs import generator
@@ -45,7 +45,7 @@ class Engine:
     `end_epoch()` -> the epoch's (steps, T) loss terms on the CPU (the one sync of the epoch)."""
 
     def __init__(self, method: Method, model: LatentModel, images: torch.Tensor, config: Config,
-                 world: Batch = LOCAL):
+                 world: Single = SINGLE):
         self.method, self.model, self.images, self.config = method, model, images, config  # images (n, 28, 28) uint8
         self.world = world
         self.device = images.device
@@ -87,9 +87,10 @@ class Engine:
         self.method.start_epoch(epoch)
         rng = generator(self.device, c.seed, "train", epoch)
         order = torch.randperm(len(self.images), generator=rng, device=self.device)
-        self.order.copy_(self.share(order[:self.steps_per_epoch * c.batch_size].view(self.steps_per_epoch, -1)))
+        order = order[:self.steps_per_epoch * c.batch_size].view(self.steps_per_epoch, -1)
+        self.order.copy_(self.world.shard(order, c.batch_size))
         for name, value in self.method.epoch_noise(self.model, self.steps_per_epoch, c.batch_size, rng).items():
-            value = value if name in self.method.shared_noise else self.share(value)
+            value = value if name in self.method.shared_noise else self.world.shard(value, c.batch_size)
             if name in self.noise:
                 self.noise[name].copy_(value)  # in place: a captured graph reads these very buffers
             else:
@@ -98,10 +99,6 @@ class Engine:
         self.model.train()
         if self.stream is not None:  # the run's stream steps only after these buffers are filled
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
-
-    def share(self, value: torch.Tensor) -> torch.Tensor:
-        """(steps, blocks * batch, ...) for the global batch -> this rank's images' rows."""
-        return value if self.world.size == 1 else self.world.shard(value, self.config.batch_size)
 
     def step(self) -> None:
         if self.graph is not None:
@@ -140,8 +137,7 @@ class Engine:
             terms = self.method.loss(self.model, x, noise)
         loss = self.method.total(terms)
         loss.backward()
-        if self.world.size > 1:
-            self.world.average_gradients(self.trained)
+        self.world.average_gradients(self.trained)
         self.lr.copy_(self.schedule.index_select(0, self.global_step.view(1))[0])
         self.optimizer.step()
         self.model.decoder.after_step()
@@ -157,5 +153,4 @@ class Engine:
         """The epoch's loss terms, (steps, T) float64 on the CPU; columns named by `term_names`."""
         if self.stream is not None:
             torch.cuda.current_stream(self.device).wait_stream(self.stream)
-        terms = self.terms if self.world.size == 1 else self.world.average(self.terms)
-        return terms.double().cpu()
+        return self.world.average(self.terms).double().cpu()

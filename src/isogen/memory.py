@@ -1,5 +1,5 @@
-"""Will a run fit? An estimate of its memory before anything is allocated, and the same answer for an
-out-of-memory error that happens anyway.
+"""Will a run fit? An estimate of its memory before anything is allocated (an out-of-memory error that
+happens anyway is turned into one line by the launcher).
 
 The estimate builds the model and draws one epoch's randomness with fake tensors (shapes without
 storage), so it costs milliseconds even for a configuration that would need terabytes:
@@ -64,9 +64,3 @@ def check_fits(config: Config, n_train: int, device: torch.device) -> dict[str, 
                           f"{free / GIB:.1f} GiB are free; lower embed_dim or batch_size (or sigreg_slices, "
                           "train_subset, the network widths)")
     return parts
-
-
-def out_of_memory(config: Config, device: torch.device) -> IsogenError:
-    """The error for an allocation that failed although the estimate fitted (other processes, fragmentation)."""
-    return IsogenError(f"out of memory on {device} while training {config.method} with embed_dim={config.embed_dim}, "
-                       f"batch_size={config.batch_size}; lower embed_dim or batch_size, or run fewer runs at once")

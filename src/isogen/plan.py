@@ -68,11 +68,12 @@ def seconds_per_round(group: list[Engine]) -> float:
 
 
 def inception_images(options: EvalOptions, samplers: int, shared_midpoint: bool, device: torch.device) -> int:
-    """Images one run's evaluation passes through Inception (the test and floor statistics are cached)."""
+    """Images one run's evaluation passes through Inception (the test and floor statistics are cached): each
+    sampler's and the oracle's decodings, and the interpolation midpoints."""
     n = options.fid_samples if options.fid_samples >= 0 else (10000 if device.type == "cuda" else 500)
     if n == 0:
         return 0
-    return samplers * min(n, options.samples) + (1 if shared_midpoint else 2) * min(n, options.pairs)
+    return (samplers + 1) * min(n, options.samples) + (1 if shared_midpoint else 2) * min(n, options.pairs)
 
 
 def plan(jobs: list[Job], total_runs: int, concurrent: int, options: EvalOptions, device: torch.device,

@@ -1,7 +1,7 @@
 """Training runs into their folders: one `Run` per folder, advanced an epoch at a time.
 
-`train()` drives one run to the end (under torchrun, over all the job's processes: `isogen.distributed`); a study (`isogen.study`) interleaves the epochs of several runs
-on one device. Either way an epoch is `begin_epoch`, `step` x steps_per_epoch, `end_epoch`, and the
+`train()` drives one run to the end (under torchrun, over all the job's processes: `isogen.distributed`);
+a study (`isogen.study`) interleaves the epochs of several runs on one device. Either way an epoch is `begin_epoch`, `step` x steps_per_epoch, `end_epoch`, and the
 epoch's loss terms reach the host once, at its end (`isogen.engine`).
 """
 from __future__ import annotations
@@ -14,11 +14,10 @@ from tqdm import tqdm
 
 from .config import Config
 from .data import Dataset, load_dataset
-from .distributed import device_of
+from .distributed import SINGLE, Single
 from .engine import Engine
 from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
-from .losses import LOCAL, Batch
 from .memory import check_fits
 from .methods import make_method
 from .runs import CHECKPOINT, SAMPLERS, environment, load_checkpoint, resolve_device, save_samplers
@@ -37,14 +36,14 @@ class Run:
     with the same config), the data and the memory, before anything is written."""
 
     def __init__(self, config: Config, run_dir: str | Path, resume: bool = False, data: Dataset | None = None,
-                 world: Batch = LOCAL):
+                 world: Single = SINGLE):
         self.config, self.run_dir, self.world = config.validate(), Path(run_dir), world
         self.method = make_method(config)  # unknown names fail here, before anything is written
         if config.batch_size % world.size:
             raise IsogenError(f"bad config value: batch_size={config.batch_size} does not split over {world.size} "
                               f"processes; use a batch_size that is a multiple of {world.size}")
         self.method.world = world
-        self.device = device_of(world, resolve_device(config.device))
+        self.device = world.device(resolve_device(config.device))
         checkpoint = check_run_folder(self.run_dir, config, resume)
         self.log: list[dict] = checkpoint["log"] if checkpoint else []
         self.epoch = self.saved_epoch = checkpoint["epoch"] if checkpoint else 0
@@ -61,16 +60,14 @@ class Run:
         memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model = self.method.build_model().to(self.device, memory_format=memory_format)
         self.method.to(self.device)
-        if world.size > 1:
-            world.prepare(self.model)  # before the optimiser: BatchNorm layers are replaced
+        world.prepare(self.model)  # before the optimiser: BatchNorm layers may be replaced
         # (n, 28, 28) uint8, resident on the device for the whole run
         self.engine = Engine(self.method, self.model, self.train_images.to(self.device), config, world)
         if checkpoint:
             self.engine.load(checkpoint)
             if not self.done:
                 print(f"resuming {self.run_dir} at epoch {self.epoch}/{config.epochs}")
-        if world.size > 1:
-            world.broadcast(self.model)
+        world.broadcast(self.model)
         if world.rank == 0:  # one writer: rank 0 owns the run folder
             if not checkpoint:
                 self.create_folder()
@@ -145,7 +142,7 @@ class Run:
 
 
 def train(config: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
-          data: Dataset | None = None, pictures: bool = True, world: Batch = LOCAL) -> dict:
+          data: Dataset | None = None, pictures: bool = True, world: Single = SINGLE) -> dict:
     """Train `config` into `run_dir` (with resume=True continue from its checkpoint), then fit the code
     samplers and save them there, and draw the run's pictures. Returns the last log record."""
     run = Run(config, run_dir, resume, data, world)
@@ -176,9 +173,9 @@ def check_run_folder(run_dir: Path, config: Config, resume: bool) -> dict | None
                           "or choose a new --run-dir")
     checkpoint = load_checkpoint(run_dir)
     saved = checkpoint["config"]
-    differing = sorted(k for k in set(saved) | set(config.to_dict())
-                       if saved.get(k, getattr(Config(), k, None)) != config.to_dict().get(k)
-                       and k not in RESUMABLE_DIFFERENCES)
+    current, default = config.to_dict(), Config().to_dict()  # a key the saved config lacks had its default
+    differing = sorted(k for k in set(saved) | set(current)
+                       if saved.get(k, default.get(k)) != current.get(k) and k not in RESUMABLE_DIFFERENCES)
     if differing:
         raise IsogenError(f"cannot resume {run_dir}: its config differs in {differing}; resume with the same "
                           "settings (isogen train --resume --run-dir DIR alone reuses them) or use a new --run-dir")

@@ -83,4 +83,5 @@ class HypersphericalVAE(VAE):
         z = self.geometry.normalize(mean + (0.5 * log_var).exp() * noise["eps"])
         c = self.config
         kl_sigma = 0.5 * (log_var.exp() - log_var - 1).sum(1).mean()
-        return z, {"hs_prior": hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos, self.world), "kl_sigma": kl_sigma}
+        prior = hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos, self.world)
+        return z, {"hs_prior": prior, "kl_sigma": kl_sigma}

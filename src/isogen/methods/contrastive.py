@@ -51,5 +51,5 @@ class AlignUniform(Contrastive):
     def embedding_terms(self, h, noise):
         z1, z2 = F.normalize(h.float(), dim=1).chunk(2)  # (N, D) each
         c = self.config
-        return {"align": alignment(z1, z2, c.alignment_alpha),
-                "uniform": (uniformity(z1, c.uniformity_t, self.world) + uniformity(z2, c.uniformity_t, self.world)) / 2}
+        first, second = (uniformity(z, c.uniformity_t, self.world) for z in (z1, z2))
+        return {"align": alignment(z1, z2, c.alignment_alpha), "uniform": (first + second) / 2}

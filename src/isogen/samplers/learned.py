@@ -80,15 +80,17 @@ class LearnedFlow(Sampler):
         codes = codes.float()
         self.mean, self.std = codes.mean(0), codes.std(0).clamp(min=1e-6)
         targets = (codes - self.mean) / self.std  # (N, D), coordinates ~ unit scale
-        with seeded(int(torch.randint(2**62, (1,), generator=generator))):
+        seed, draws = torch.randint(2**62, (2,), generator=generator).tolist()
+        with seeded(seed):
             self.net = ResidualMLP(self.dim, self.net.width, len(self.net.blocks)).to(device)
+        rng = torch.Generator(device).manual_seed(draws)  # the steps draw where they train: no copies per step
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=LR, weight_decay=0.0)
         for step in range(budget_steps):
             for group in optimizer.param_groups:
                 group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * step / budget_steps))
-            pick = torch.randint(len(targets), (BATCH,), generator=generator).to(device)
-            u0 = torch.randn(BATCH, self.dim, generator=generator).to(device)
-            t = torch.rand(BATCH, generator=generator).to(device)
+            pick = torch.randint(len(targets), (BATCH,), generator=rng, device=device)
+            u0 = torch.randn(BATCH, self.dim, generator=rng, device=device)
+            t = torch.rand(BATCH, generator=rng, device=device)
             sample = self.path.sample(x_0=u0, x_1=targets[pick], t=t)
             loss = (self.net(sample.x_t, sample.t) - sample.dx_t).pow(2).sum(1).mean()
             optimizer.zero_grad(set_to_none=True)
