@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 
 from isogen.cli import main
 from isogen.config import make_config
-from isogen.distributed import World
+from isogen.distributed import SINGLE, World
 from isogen.files import read_jsonl
 from isogen.losses import LOCAL
 from isogen.methods import METHODS, make_method
@@ -28,20 +28,16 @@ def one_step(config, x, world, collective=True):
     torch.manual_seed(0)  # the same initial weights in every process
     method = make_method(config)
     model = method.build_model()
-    if world.size > 1:
-        world.prepare(model)
-        method.world = world if collective else LOCAL
+    world.prepare(model)
+    method.world = world if collective else LOCAL
     noise = method.epoch_noise(model, 1, BATCH, torch.Generator().manual_seed(1))
-    noise = {k: (v if k in method.shared_noise or world.size == 1 else world.shard(v, BATCH))[0]
-             for k, v in noise.items()}
+    noise = {k: (v if k in method.shared_noise else world.shard(v, BATCH))[0] for k, v in noise.items()}
     share = len(x) // world.size
     terms = method.loss(model, x[world.rank * share:(world.rank + 1) * share], noise)
     method.total(terms).backward()
     trained = [p for p in model.parameters() if p.requires_grad]
-    values = torch.stack([v.detach() for v in terms.values()])
-    if world.size > 1:
-        world.average_gradients(trained)
-        values = world.average(values)
+    world.average_gradients(trained)
+    values = world.average(torch.stack([v.detach() for v in terms.values()]))
     return dict(zip(terms, values.tolist())), [p.grad.clone() for p in trained], [b.clone() for b in model.buffers()]
 
 
@@ -55,7 +51,7 @@ def compare_worker(rank: int, init_file: str, x: torch.Tensor, out: str) -> None
     world, results = World(rank, 2, rank), {}
     for name, overrides in CASES:
         config = make_config("smoke", {"method": name, "batch_size": str(BATCH), **overrides})
-        terms1, grads1, buffers1 = one_step(config, x, LOCAL)
+        terms1, grads1, buffers1 = one_step(config, x, SINGLE)
         terms2, grads2, buffers2 = one_step(config, x, world)
         _, local_grads, _ = one_step(config, x, world, collective=False)  # negative control: shard statistics
         label = name + "".join(f" {k}={v}" for k, v in overrides.items())
@@ -118,7 +114,7 @@ def test_a_two_process_run_matches_one_process(tmp_path):
     assert (tmp_path / "two" / "samplers.pt").exists() and (tmp_path / "two" / "samples.png").exists()
 
 
-def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, capsys):
+def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path):
     from isogen.errors import IsogenError
     from isogen.train import Run
 

@@ -22,7 +22,7 @@ import torch
 from .cluster import LAUNCHERS, SlurmOptions
 from .config import Config, make_config, parse_assignments
 from .data import load_dataset
-from .distributed import world_from_environment
+from .distributed import launched_by_torchrun, world_from_environment
 from .errors import IsogenError
 from .files import read_json
 from .launcher import Job, choose_concurrency, describe_failure, train_all
@@ -206,7 +206,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_study(args) -> int:
-    if "RANK" in os.environ or "WORLD_SIZE" in os.environ:
+    if launched_by_torchrun():
         raise IsogenError("isogen study runs as one process (it trains many runs at once); torchrun is for one run: "
                           "`torchrun ... -m isogen train`")
     spec = load_spec(args.spec)

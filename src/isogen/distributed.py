@@ -158,10 +158,14 @@ class GlobalBatchNorm(nn.BatchNorm1d):
         return normalised * self.weight.view(shape) + self.bias.view(shape)
 
 
+def launched_by_torchrun() -> bool:
+    return any(v in os.environ for v in TORCHRUN_VARIABLES)
+
+
 def world_from_environment(device: torch.device, timeout_s: float | None = None) -> Single:
     """The torchrun job this process belongs to (process group initialised), or SINGLE when not launched by
     torchrun. Incomplete variables and an unreachable rendezvous are one-line errors."""
-    if not any(v in os.environ for v in TORCHRUN_VARIABLES):
+    if not launched_by_torchrun():
         return SINGLE
     missing = [v for v in TORCHRUN_VARIABLES if v not in os.environ]
     if missing:
