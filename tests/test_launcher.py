@@ -66,11 +66,15 @@ def test_concurrency_follows_the_free_memory(monkeypatch):
 
 def test_plan_times_the_steps_before_estimating(tmp_path, capsys):
     spec = {"name": "tiny-plan", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512},
-            "entries": [{"label": "sigreg", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
+            "entries": [{"label": "sigreg", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"},
+                        {"label": "flow", "method": "infonce", "overrides": {"decoder": "flow", "flow_steps": 2}}],
             "dims": [8], "seeds": [0, 1], "sensitivity": {}, "eval": TINY_EVAL}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     assert main(["study", str(tmp_path / "spec.json"), "--plan", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "tiny-plan: 4 runs, 4 to do; 1 at a time on cpu" in out
-    assert "method=sigreg-sphere: " in out and "ms a step alone (2 runs)" in out and "estimate: training" in out
+    assert "tiny-plan: 6 runs, 6 to do; 1 at a time on cpu" in out
+    assert "method=sigreg-sphere" in out and "ms a step alone (2 runs)" in out and "estimate: training" in out
+    # the flow decoder's sampling is timed once for its shape and counted for both of its runs
+    assert out.count("decoder=flow, decoder_width=16, embed_dim=8, flow_steps=2") == 1
+    assert "ms to decode an image" in out
     assert not (tmp_path / "out").exists()  # a plan trains and writes nothing

@@ -4,6 +4,7 @@ Training time is measured, not guessed: each distinct shape among the pending ru
 networks) takes a few timed steps on the device after a warm-up (which includes the CUDA graph
 capture); with K runs at once, K engines of the commonest shape are timed interleaved, as the
 launcher runs them. Evaluation: Inception's measured cost per image times the images each run embeds,
+a stochastic decoder's measured cost per image (an ODE each) times the images each such run decodes,
 plus OTHER_EVAL_S per run for the rest (probes, t-SNE, PRDC, figures), which was measured on the
 2-core CPU (study-small: ~45 s a run besides Inception) and is a guess elsewhere.
 """
@@ -22,6 +23,7 @@ from .launcher import Job, dataset_for
 from .methods import make_method
 from .metrics.evaluate import EvalOptions
 from .metrics.inception import InceptionFeatures
+from .models import DECODERS
 from .runs import environment
 
 OTHER_EVAL_S = {"cpu": 45.0, "cuda": 5.0}
@@ -30,6 +32,9 @@ TIMED_STEPS = 4
 
 SHAPE = ("method", "embed_dim", "batch_size", "encoder", "encoder_width", "decoder", "decoder_width",
          "sigreg_slices", "precision")  # the settings that decide the cost of a step
+
+
+DECODER_SHAPE = ("decoder", "decoder_width", "embed_dim", "flow_steps", "flow_solver", "flow_guidance")
 
 
 def shape_of(config: Config) -> tuple:
@@ -76,6 +81,24 @@ def inception_images(options: EvalOptions, samplers: int, shared_midpoint: bool,
     return (samplers + 1) * min(n, options.samples) + (1 if shared_midpoint else 2) * min(n, options.pairs)
 
 
+def decoded_images(options: EvalOptions, samplers: int) -> int:
+    """Images one run's evaluation decodes: each sampler's and the oracle's samples, the reconstructions,
+    and a lerp and a slerp path of `steps` frames per pair."""
+    return (samplers + 1) * options.samples + options.reconstructions + 2 * options.pairs * options.steps
+
+
+def seconds_per_decoded_image(config: Config, device: torch.device) -> float:
+    """A stochastic decoder's cost per image (its ODE: flow_steps solver steps), timed on 50 codes."""
+    model = make_method(config).build_model().to(device).eval()
+    codes = model.geometry.prior(50, config.embed_dim, torch.Generator().manual_seed(0), torch.float32).to(device)
+    model.decoder.generate(codes[:10])  # warm-up
+    started = time.perf_counter()
+    model.decoder.generate(codes)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - started) / len(codes)
+
+
 def plan(jobs: list[Job], total_runs: int, concurrent: int, options: EvalOptions, device: torch.device,
          name: str) -> str:
     lines = [f"{name}: {total_runs} runs, {len(jobs)} to do; {concurrent} at a time on {device} "
@@ -111,6 +134,16 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, options: EvalOptions
     methods = [make_method(j.config) for j in jobs]
     images = sum(inception_images(options, len(m.sampler_names), m.geometry.shared_midpoint, device) for m in methods)
     eval_s = per_image * images + OTHER_EVAL_S[device.type] * len(jobs)
+    # a stochastic decoder's sampling (an ODE per image) is not in OTHER_EVAL_S: timed per decoder shape
+    stochastic = [(j.config, m) for j, m in zip(jobs, methods) if DECODERS[j.config.decoder].stochastic]
+    decode_s: dict[tuple, float] = {}
+    for config, method in stochastic:
+        key = tuple(getattr(config, k) for k in DECODER_SHAPE)
+        if key not in decode_s:
+            decode_s[key] = seconds_per_decoded_image(config, device)
+            lines.append(f"  {', '.join(f'{k}={v}' for k, v in zip(DECODER_SHAPE, key))}: {decode_s[key] * 1000:.1f} "
+                         "ms to decode an image")
+        eval_s += decode_s[key] * decoded_images(options, len(method.sampler_names))
     lines.append(f"  estimate: training {train_s / 60:.1f} min, evaluation {eval_s / 60:.1f} min "
                  f"(Inception {per_image * 1000:.1f} ms/image x {images:,} images + {OTHER_EVAL_S[device.type]:.0f} s "
                  f"a run); wall about {(train_s + eval_s) / 60:.1f} min, less where evaluation overlaps training")
