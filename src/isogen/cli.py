@@ -8,6 +8,7 @@
     isogen eval runs/quick [--fid-samples 500]
     isogen study study-small [--out results/study-small]
     isogen study study-full --launcher submitit --partition gpu   (a Slurm job array)
+    isogen explore runs/quick [runs/other ...] --out explorer [--serve 8000]
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .config import Config, make_config, parse_assignments
 from .data import load_dataset
 from .distributed import launched_by_torchrun, world_from_environment
 from .errors import IsogenError
+from .explore import MAPS, serve, write_explorer
 from .files import read_json
 from .launcher import Job, choose_concurrency, describe_failure, train_all
 from .metrics.evaluate import EvalOptions, evaluate_run
@@ -97,10 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--array-parallelism", type=int, default=slurm.array_parallelism,
                    help="tasks of the array running at once")
 
+    p = commands.add_parser("explore", help="write (and serve) an interactive page over runs' latent spaces")
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN", help="run folders of one data set")
+    p.add_argument("--out", required=True, type=Path, help="the explorer folder (open OUT/index.html)")
+    p.add_argument("--points", type=int, default=2000, help="test digits on the map")
+    p.add_argument("--map", choices=MAPS, default="pca", help="the map of the codes (t-SNE is computed here)")
+    p.add_argument("--seed", type=int, default=0, help="which test digits; the page's draws")
+    p.add_argument("--serve", type=int, metavar="PORT", help="then serve OUT on http://localhost:PORT")
+
     args = parser.parse_args(argv)
     try:
         return {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate,
-                "eval": cmd_eval, "study": cmd_study}[args.command](args)
+                "eval": cmd_eval, "study": cmd_study, "explore": cmd_explore}[args.command](args)
     except IsogenError as e:
         if args.debug:
             traceback.print_exc()
@@ -224,6 +234,14 @@ def cmd_study(args) -> int:
     folder = write_report(spec, out)
     print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
     return report_failures(failures, out / "failures.jsonl")
+
+
+def cmd_explore(args) -> int:
+    index = write_explorer(args.run_dirs, args.out, points=args.points, map_kind=args.map, seed=args.seed)
+    print(f"explorer: open {index} in a browser")
+    if args.serve is not None:
+        serve(args.out, args.serve)
+    return 0
 
 
 if __name__ == "__main__":

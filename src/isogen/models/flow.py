@@ -128,8 +128,12 @@ class FlowDecoder(Decoder):
             raise ValueError(f"{n} codes do not split into groups of {noise_group}")
         x0 = torch.randn(n // noise_group, 1, 28, 28, generator=generator,
                          device=generator.device if generator is not None else z.device)
-        x0 = x0.to(z.device).repeat_interleave(noise_group, dim=0)  # (N, 1, 28, 28)
-        null = self.null[None].expand_as(z)
+        return self.integrate(x0.to(z.device).repeat_interleave(noise_group, dim=0), z)
+
+    @torch.no_grad()
+    def integrate(self, x0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The image the ODE carries noise x0 (N, 1, 28, 28) to under codes z (N, D), in [0, 1]."""
+        n, null = len(z), self.null[None].expand_as(z)
 
         def velocity(x: torch.Tensor, t: torch.Tensor, rows: slice) -> torch.Tensor:
             times = t.expand(len(x))

@@ -1,0 +1,148 @@
+"""What the explorer page needs from one run folder: its encoder and decoder as ONNX graphs, and the test
+digits' codes, 2-D map and principal directions.
+
+The page runs the graphs with ONNX Runtime Web, so everything the page computes itself (prior draws,
+paths, slider moves, the flow decoder's ODE steps) is written here as data: the geometry's name, the
+principal directions with their spreads, the solver and its step count.
+Shapes: x (N, 1, 28, 28) in [0, 1]; z (N, D); map (N, 2).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import Config
+from ..errors import IsogenError
+from ..models import LatentModel
+from ..registry import lookup
+from ..runs import load_run
+from ..sample import encode_images
+
+DIRECTIONS = 5  # principal directions offered as sliders
+MAPS = ("pca", "tsne")
+
+
+@dataclass
+class RunExport:
+    name: str
+    config: Config
+    info: dict  # JSON for the page: geometry, codes, map, directions, how to decode
+    graphs: dict[str, bytes]  # part name -> ONNX model
+
+
+def b64(array: np.ndarray) -> str:
+    """Little-endian bytes of a float32 or uint8 array as base64, the page's typed-array transport."""
+    return base64.b64encode(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()).decode()
+
+
+def onnx_graph(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: list[str], outputs: list[str]) -> bytes:
+    """The module traced to ONNX with a free batch axis on every input and output."""
+    try:
+        import onnx  # noqa: F401 - torch.onnx's TorchScript exporter needs it installed
+    except ImportError:
+        raise IsogenError("exporting to ONNX needs the onnx package: pip install onnx") from None
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter announces its own deprecation
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), example, buffer, dynamo=False, input_names=inputs, output_names=outputs,
+                          dynamic_axes={name: {0: "batch"} for name in inputs + outputs})
+    return buffer.getvalue()
+
+
+class Encode(nn.Module):
+    def __init__(self, model: LatentModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.encode(x)
+
+
+class Call(nn.Module):
+    """A plain callable as a module, for tracing."""
+
+    def __init__(self, function: Callable, owner: nn.Module):
+        super().__init__()
+        self.function, self.owner = function, owner
+
+    def forward(self, *args):
+        return self.function(*args)
+
+
+def deconv_graphs(model: LatentModel) -> tuple[dict[str, bytes], dict]:
+    """A deterministic decoder: one graph z -> its mean image."""
+    z = torch.zeros(2, model.embed_dim)
+    decode = Call(lambda code: model.decoder.generate(code), model.decoder)
+    return {"decoder": onnx_graph(decode, (z,), ["z"], ["image"])}, {"kind": "mean"}
+
+
+def flow_graphs(model: LatentModel) -> tuple[dict[str, bytes], dict]:
+    """The flow decoder: its EMA velocity field v(x, t, z) as a graph; the page integrates the ODE from
+    noise x0 at t = 0 to x1 at t = 1 with the same fixed-step solver, guidance and null code."""
+    flow = model.decoder
+    example = (torch.zeros(2, 1, 28, 28), torch.zeros(2), torch.zeros(2, model.embed_dim))
+    velocity = Call(lambda x, t, z: flow.ema(x, t, z).float(), flow)
+    how = {"kind": "flow", "steps": flow.steps, "solver": flow.solver, "guidance": flow.guidance,
+           "null": flow.null.detach().float().tolist()}
+    return {"velocity": onnx_graph(velocity, example, ["x", "t", "z"], ["v"])}, how
+
+
+# decoder name -> how the page runs it; a decoder missing here cannot be explored yet
+PAGE_DECODERS: dict[str, Callable[[LatentModel], tuple[dict[str, bytes], dict]]] = {
+    "deconv": deconv_graphs, "flow": flow_graphs}
+
+
+def principal_directions(codes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean (D,), the top-k principal directions (k, D) and the codes' standard deviation along each (k,)."""
+    codes = codes.double()
+    mean = codes.mean(0)
+    _, singular, vh = torch.linalg.svd(codes - mean, full_matrices=False)
+    return mean, vh[:k], singular[:k] / (len(codes) - 1) ** 0.5
+
+
+def map_of(codes: torch.Tensor, kind: str, seed: int) -> np.ndarray:
+    """(N, 2) map coordinates: the first two principal components, or t-SNE (initialised from them)."""
+    mean, directions, _ = principal_directions(codes, 2)
+    pca = ((codes.double() - mean) @ directions.T).numpy()
+    if kind == "pca":
+        return pca.astype(np.float32)
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (len(codes) - 1) / 3)
+    return TSNE(2, perplexity=perplexity, init=pca / pca[:, 0].std() * 1e-4, random_state=seed).fit_transform(
+        codes.double().numpy()).astype(np.float32)
+
+
+def check_run_folder(run_dir: Path) -> None:
+    """A clear word for the folders people point at by mistake."""
+    if not run_dir.is_dir():
+        raise IsogenError(f"{run_dir} does not exist; pass a run folder made by isogen train")
+    if (run_dir / "runs").is_dir():
+        inside = sorted(p.name for p in (run_dir / "runs").iterdir() if (p / "checkpoint.pt").exists())[:2]
+        example = " ".join(str(run_dir / "runs" / name) for name in inside) or f"{run_dir}/runs/<name>"
+        raise IsogenError(f"{run_dir} is a study folder, not a run; explore its runs, e.g. isogen explore {example}")
+
+
+def export_run(run_dir: Path, images: torch.Tensor, map_kind: str, seed: int) -> RunExport:
+    """The run's graphs and the page's data about it, for the test digits `images` (N, 28, 28) uint8."""
+    config, _, model = load_run(run_dir, "cpu")
+    how_to_decode = lookup(PAGE_DECODERS, "decoder the explorer can run", config.decoder)
+    graphs, decoding = how_to_decode(model)
+    graphs["encoder"] = onnx_graph(Encode(model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
+    codes = encode_images(model, images)  # (N, D)
+    mean, directions, spreads = principal_directions(codes, min(DIRECTIONS, config.embed_dim))
+    info = {
+        "name": run_dir.name, "method": config.method, "dataset": config.dataset, "dim": config.embed_dim,
+        "geometry": model.geometry.name, "encoder": config.encoder, "decoder": config.decoder, "decoding": decoding,
+        "codes": b64(codes.numpy().astype(np.float32)), "map": b64(map_of(codes, map_kind, seed)), "map_kind": map_kind,
+        "mean": mean.float().tolist(), "directions": directions.float().tolist(), "spreads": spreads.float().tolist(),
+    }
+    return RunExport(run_dir.name, config, info, graphs)
