@@ -21,7 +21,7 @@ POINTS = 200
 def explorer(tmp_path_factory):
     """A sphere run with the deconv decoder and one with the flow decoder, exported together."""
     root = tmp_path_factory.mktemp("explore")
-    smoke = ["--no-progress", "epochs=1", "train_subset=512"]
+    smoke = ["--no-progress"]
     assert main(["train", "--preset", "smoke", "--run-dir", str(root / "deconv"), *smoke]) == 0
     assert main(["train", "--preset", "smoke-flow", "--run-dir", str(root / "flow"), *smoke]) == 0
     assert main(["explore", str(root / "deconv"), str(root / "flow"), "--out", str(root / "page"),
@@ -64,6 +64,7 @@ def click_point(driver, run: int, index: int) -> None:
     from selenium.webdriver.common.by import By
 
     canvas = driver.find_elements(By.CSS_SELECTOR, "canvas.map")[run]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
     x, y = driver.execute_script("return window.isogenExplorer.pointOnMap(arguments[0], arguments[1])", run, index)
     size = canvas.size  # offsets count from the element's centre
     ActionChains(driver).move_to_element_with_offset(canvas, x - size["width"] / 2, y - size["height"] / 2) \
@@ -108,3 +109,135 @@ def test_a_clicked_test_digit_decodes_in_the_page_as_in_pytorch(explorer, browse
         assert np.abs(pixels - expected).max() <= 1.0, name  # canvas pixels are round(255 x value)
         assert pixels.std() > 1  # an image, not a blank
 
+        # the comparison can fail: the antipodal code (deconv) or the opposite noise (flow) is another image
+        other = pytorch_images(explorer / name, -code if r == 0 else code, -page_noise(browser))[0]
+        assert np.abs(pixels - other).max() > 3
+
+
+def test_path_sliders_prior_and_gif(explorer, browser):
+    assert open_page(browser, explorer / "page") is None
+    a, b, steps = 3, 40, 6
+    browser.execute_script(f"document.getElementById('steps').value = {steps}")
+    click_point(browser, 0, a)
+    click_point(browser, 0, b)
+    strip = "window.isogenExplorer.page.runs[0].view.strip"
+    wait_for(browser, f"{strip}.dataset.path === 'slerp:{a}->{b}:{steps}'")
+    pixels = np.array(browser.execute_script(f"return Array.from({strip}.getContext('2d').getImageData("
+                                             f"0, 0, {28 * steps}, 28).data.filter((_, i) => i % 4 === 0))"))
+    frames = pixels.reshape(28, steps, 28).transpose(1, 0, 2)
+    _, _, model = load_run(explorer / "deconv")
+    codes = torch.from_numpy(np.stack([shown_code(browser, a), shown_code(browser, b)]))
+    walk = model.geometry.interpolate(codes[:1], codes[1:], steps, "slerp")[0]
+    assert np.abs(frames - pytorch_images(explorer / "deconv", walk.numpy(), None)).max() <= 1.0
+
+    browser.find_element("id", "gif").click()
+    gif = bytes(browser.execute_script("return Array.from(window.isogenExplorer.gif)"))
+    assert gif[:6] == b"GIF89a" and gif.count(b"\x21\xf9\x04") == 2 * steps - 2  # forth and back, ends once
+
+    # PC1 slider at +2: the code moves 2 sigma along the first principal direction, back onto the sphere
+    browser.execute_script("const s = window.isogenExplorer.page.runs[0].view.inputs[0]; s.value = 2;"
+                           "s.dispatchEvent(new Event('input'))")
+    pixels, code = shown(browser, 0, f"test:{b}+sliders")
+    info = browser.execute_script("const r = window.isogenExplorer.page.runs[0]; return [r.spreads, r.directions]")
+    moved = shown_code(browser, b) + 2 * info[0][0] * np.array(info[1][0], dtype=np.float32)
+    np.testing.assert_allclose(code, moved / np.linalg.norm(moved), atol=1e-5)
+    assert np.abs(pixels - pytorch_images(explorer / "deconv", code, None)[0]).max() <= 1.0
+
+    browser.find_element("id", "sample").click()
+    pixels, code = shown(browser, 0, "prior")
+    assert abs(np.linalg.norm(code) - 1) < 1e-5 and len(code) == model.embed_dim
+    assert np.abs(pixels - pytorch_images(explorer / "deconv", code, None)[0]).max() <= 1.0
+
+
+def shown_code(driver, index: int) -> np.ndarray:
+    return np.array(driver.execute_script(f"return Array.from(window.isogenExplorer.page.runs[0].code({index}))"),
+                    dtype=np.float32)
+
+
+def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    assert open_page(browser, explorer / "page") is None
+    pad = browser.find_element("id", "pad")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", pad)
+    stroke = ActionChains(browser).move_to_element_with_offset(pad, -20, -90).click_and_hold()
+    for dx, dy in ((40, 0), (0, 60), (-30, 60), (-10, 40)):  # a 7
+        stroke = stroke.move_by_offset(dx, dy)
+    stroke.release().perform()
+    wait_for(browser, "window.isogenExplorer.drawn && window.isogenExplorer.drawn.codes.length === 2")
+    pixels_in = np.array(browser.execute_script("return Array.from(window.isogenExplorer.drawn.input)"),
+                         dtype=np.float32)
+    assert pixels_in.max() > 0.5 and (pixels_in > 0).mean() < 0.5  # ink, on a black frame
+    rows, cols = np.nonzero(pixels_in.reshape(28, 28) > 0)
+    assert rows.min() >= 2 and rows.max() <= 25 and cols.min() >= 2 and cols.max() <= 25  # in MNIST's 20x20 box
+    for r, name in enumerate(("deconv", "flow")):
+        _, _, model = load_run(explorer / name)
+        page_code = np.array(browser.execute_script(f"return Array.from(window.isogenExplorer.drawn.codes[{r}])"))
+        expected = model.encode(torch.from_numpy(pixels_in).view(1, 1, 28, 28)).detach().numpy()[0]
+        np.testing.assert_allclose(page_code, expected, atol=1e-5)
+        pixels, code = shown(browser, r, "drawing")
+        assert np.abs(pixels - pytorch_images(explorer / name, code, page_noise(browser))[0]).max() <= 1.0
+        caption = browser.execute_script(f"return window.isogenExplorer.page.runs[{r}].view.neighbourCaption.textContent")
+        assert caption.startswith("nearest test digits") and len(caption.split(": ")[1].split()) == 6
+
+
+def test_a_missing_onnx_export_is_named_on_the_page(explorer, browser, tmp_path):
+    broken = tmp_path / "page"
+    shutil.copytree(explorer / "page", broken)
+    (broken / "models" / "1-velocity.js").unlink()
+    problem = open_page(browser, broken)
+    assert "models/1-velocity.js" in problem and "missing" in problem and "isogen explore" in problem
+    assert browser.find_element("id", "problem").is_displayed()
+    assert browser.find_element("id", "sample").get_attribute("disabled")
+
+
+def test_a_browser_without_webassembly_is_told_so(explorer):
+    driver = chromium()
+    try:  # what a browser without WebAssembly (or with it switched off by policy) offers the page
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.WebAssembly"})
+        problem = open_page(driver, explorer / "page")
+    finally:
+        driver.quit()
+    assert problem.startswith("This browser has no WebAssembly")
+
+
+def expect_error(capsys, argv, message):
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("isogen: error:") and message in err and "\n" not in err, err
+
+
+def test_bad_input_on_the_command_line(explorer, tmp_path, capsys, monkeypatch):
+    study = tmp_path / "study"
+    shutil.copytree(explorer / "deconv", study / "runs" / "a-d16-s0")
+    expect_error(capsys, ["explore", study, "--out", tmp_path / "x"], "is a study folder, not a run")
+    expect_error(capsys, ["explore", tmp_path / "nothing", "--out", tmp_path / "x"], "does not exist")
+    expect_error(capsys, ["explore", tmp_path, "--out", tmp_path / "x"], "no checkpoint.pt")
+    expect_error(capsys, ["explore", explorer / "deconv", "--out", tmp_path / "x", "--points", "3"], "at least 10")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    expect_error(capsys, ["explore", explorer / "deconv", "--out", precious], "is not an isogen explorer")
+    assert [p.name for p in precious.iterdir()] == ["notes.txt"]
+    monkeypatch.setenv("ISOGEN_WEB_MODULES", str(tmp_path))
+    monkeypatch.setattr(site.isogen, "__file__", str(tmp_path / "a" / "b" / "c.py"))
+    monkeypatch.chdir(tmp_path)
+    expect_error(capsys, ["explore", explorer / "deconv", "--out", tmp_path / "x"], "make web")
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_interrupted_export_keeps_the_previous_explorer(explorer, tmp_path, monkeypatch):
+    out = tmp_path / "page"
+    shutil.copytree(explorer / "page", out)
+    before = (out / "data.js").read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(site, "export_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        site.write_explorer([explorer / "deconv"], out, points=50)
+    assert (out / "data.js").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["page"]
+    monkeypatch.undo()
+    site.write_explorer([explorer / "deconv"], out, points=50)  # a finished export replaces it whole
+    assert (out / "data.js").read_bytes() != before and not (out / "models" / "1-velocity.js").exists()
