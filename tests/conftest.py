@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from isogen.cli import main
 from isogen.data import load_dataset
 
 
@@ -39,3 +40,22 @@ def poison_infonce(monkeypatch):
         monkeypatch.setattr(InfoNCE, "embedding_terms", poisoned)
 
     return poison
+
+
+@pytest.fixture(scope="session")
+def explorer(tmp_path_factory):
+    """A sphere run with the deconv decoder and one with the flow decoder, exported together."""
+    from isogen.errors import IsogenError
+    from isogen.explore.site import web_modules
+
+    try:
+        web_modules()
+    except IsogenError as e:
+        pytest.skip(str(e))
+    root = tmp_path_factory.mktemp("explore")
+    smoke = ["--no-progress"]
+    assert main(["train", "--preset", "smoke", "--run-dir", str(root / "deconv"), *smoke]) == 0
+    assert main(["train", "--preset", "smoke-flow", "--run-dir", str(root / "flow"), *smoke]) == 0
+    assert main(["explore", str(root / "deconv"), str(root / "flow"), "--out", str(root / "page"),
+                 "--points", "200"]) == 0
+    return root

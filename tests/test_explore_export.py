@@ -1,0 +1,103 @@
+"""What isogen explore writes, checked without a browser: the ONNX graphs run by ONNX's own reference
+evaluator against PyTorch, the principal directions against an eigendecomposition, the maps, the folder."""
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx.reference import ReferenceEvaluator
+
+from isogen.cli import main
+from isogen.explore import site
+from isogen.explore.export import PAGE_DECODERS, Encode, map_of, onnx_graph, principal_directions
+from isogen.runs import load_run
+
+
+@pytest.mark.parametrize("name", ["deconv", "flow"])
+def test_onnx_graphs_compute_what_pytorch_computes(explorer, name):
+    config, _, model = load_run(explorer / name)
+    graphs, decoding = PAGE_DECODERS[config.decoder](model)
+    graphs["encoder"] = onnx_graph(Encode(model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
+    x, z, t = torch.rand(5, 1, 28, 28), torch.randn(5, config.embed_dim), torch.rand(5)  # a batch unlike the example
+    expected = {"encoder": model.encode(x), "decoder": lambda: model.decoder.generate(z),
+                "velocity": lambda: model.decoder.ema(x, t, z)}
+    feeds = {"encoder": {"x": x}, "decoder": {"z": z}, "velocity": {"x": x, "t": t, "z": z}}
+    for part, graph in graphs.items():
+        onnx.checker.check_model(onnx.load_from_string(graph))
+        out = ReferenceEvaluator(onnx.load_from_string(graph)).run(None, {k: v.numpy() for k, v in feeds[part].items()})
+        want = expected[part]() if callable(expected[part]) else expected[part]
+        np.testing.assert_allclose(out[0], want.detach().numpy(), atol=2e-5, err_msg=part)
+    assert decoding["kind"] == ("flow" if name == "flow" else "mean")
+
+
+def test_principal_directions_are_the_covariance_eigenvectors():
+    codes = torch.randn(500, 6, dtype=torch.float64) @ torch.diag(torch.tensor([3.0, 2, 1.5, 1, 0.5, 0.2],
+                                                                              dtype=torch.float64))
+    mean, directions, spreads = principal_directions(codes, 3)
+    values, vectors = np.linalg.eigh(np.cov(codes.numpy(), rowvar=False))  # ascending
+    np.testing.assert_allclose(spreads.numpy(), np.sqrt(values[::-1][:3]), rtol=1e-10)
+    np.testing.assert_allclose(np.abs((directions.numpy() * vectors[:, ::-1][:, :3].T).sum(1)), 1, atol=1e-10)
+    np.testing.assert_allclose(mean.numpy(), codes.numpy().mean(0))
+
+
+def test_maps_project_and_separate():
+    generator = torch.Generator().manual_seed(0)
+    blobs = torch.cat([torch.randn(60, 8, generator=generator) + 6 * torch.eye(8)[k] for k in range(3)])
+    mean, directions, _ = principal_directions(blobs, 2)
+    np.testing.assert_allclose(map_of(blobs, "pca", 0), ((blobs.double() - mean) @ directions.T).numpy(), atol=1e-5)
+    tsne = map_of(blobs, "tsne", 0)
+    assert tsne.shape == (180, 2) and np.array_equal(tsne, map_of(blobs, "tsne", 0))  # seeded
+    centres = np.stack([tsne[60 * k:60 * (k + 1)].mean(0) for k in range(3)])
+    within = max(np.linalg.norm(tsne[60 * k:60 * (k + 1)] - centres[k], axis=1).mean() for k in range(3))
+    between = min(np.linalg.norm(centres[i] - centres[j]) for i in range(3) for j in range(i + 1, 3))
+    assert between > 3 * within  # three blobs stay three clusters on the map
+
+
+def test_the_folder_holds_the_page_its_data_and_one_script_per_graph(explorer):
+    page = explorer / "page"
+    assert site.MARKER in (page / "index.html").read_text()
+    assert sorted(p.name for p in (page / "models").iterdir()) == [
+        "0-decoder.js", "0-encoder.js", "1-encoder.js", "1-velocity.js"]
+    assert (page / "vendor.js").stat().st_size > 10e6  # the WebAssembly runtime is inside: no fetch at run time
+    assert "http" not in (page / "index.html").read_text().replace("http-equiv", "")  # nothing from a CDN
+def expect_error(capsys, argv, message):
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("isogen: error:") and message in err and "\n" not in err, err
+
+
+def test_bad_input_on_the_command_line(explorer, tmp_path, capsys, monkeypatch):
+    study = tmp_path / "study"
+    shutil.copytree(explorer / "deconv", study / "runs" / "a-d16-s0")
+    expect_error(capsys, ["explore", study, "--out", tmp_path / "x"], "is a study folder, not a run")
+    expect_error(capsys, ["explore", tmp_path / "nothing", "--out", tmp_path / "x"], "does not exist")
+    expect_error(capsys, ["explore", tmp_path, "--out", tmp_path / "x"], "no checkpoint.pt")
+    expect_error(capsys, ["explore", explorer / "deconv", "--out", tmp_path / "x", "--points", "3"], "at least 10")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    expect_error(capsys, ["explore", explorer / "deconv", "--out", precious], "is not an isogen explorer")
+    assert [p.name for p in precious.iterdir()] == ["notes.txt"]
+    monkeypatch.setenv("ISOGEN_WEB_MODULES", str(tmp_path))
+    monkeypatch.setattr(site.isogen, "__file__", str(tmp_path / "a" / "b" / "c.py"))
+    monkeypatch.chdir(tmp_path)
+    expect_error(capsys, ["explore", explorer / "deconv", "--out", tmp_path / "x"], "make web")
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_interrupted_export_keeps_the_previous_explorer(explorer, tmp_path, monkeypatch):
+    out = tmp_path / "page"
+    shutil.copytree(explorer / "page", out)
+    before = (out / "data.js").read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(site, "export_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        site.write_explorer([explorer / "deconv"], out, points=50)
+    assert (out / "data.js").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["page"]
+    monkeypatch.undo()
+    site.write_explorer([explorer / "deconv"], out, points=50)  # a finished export replaces it whole
+    assert (out / "data.js").read_bytes() != before and not (out / "models" / "1-velocity.js").exists()
