@@ -67,11 +67,12 @@ class Encode(nn.Module):
 
 
 class Call(nn.Module):
-    """A plain callable (over modules already in eval mode) as a module, for tracing."""
+    """A callable as a module, for tracing; `owner` holds the weights it uses, registered here so that the
+    exporter makes them the graph's initializers (weights only reached through a closure are refused)."""
 
-    def __init__(self, function: Callable):
+    def __init__(self, function: Callable, owner: nn.Module):
         super().__init__()
-        self.function = function
+        self.function, self.owner = function, owner
 
     def forward(self, *args):
         return self.function(*args)
@@ -80,7 +81,7 @@ class Call(nn.Module):
 def deconv_graphs(model: LatentModel) -> tuple[dict[str, bytes], dict]:
     """A deterministic decoder: one graph z -> its mean image."""
     z = torch.zeros(2, model.embed_dim)
-    decode = Call(lambda code: model.decoder.generate(code))
+    decode = Call(lambda code: model.decoder.generate(code), model.decoder)
     return {"decoder": onnx_graph(decode, (z,), ["z"], ["image"])}, {"kind": "mean"}
 
 
@@ -89,7 +90,7 @@ def flow_graphs(model: LatentModel) -> tuple[dict[str, bytes], dict]:
     noise x0 at t = 0 to x1 at t = 1 with the same fixed-step solver, guidance and null code."""
     flow = model.decoder
     example = (torch.zeros(2, 1, 28, 28), torch.zeros(2), torch.zeros(2, model.embed_dim))
-    velocity = Call(lambda x, t, z: flow.ema(x, t, z).float())
+    velocity = Call(lambda x, t, z: flow.ema(x, t, z).float(), flow)
     how = {"kind": "flow", "steps": flow.steps, "solver": flow.solver, "guidance": flow.guidance,
            "null": flow.null.detach().float().tolist()}
     return {"velocity": onnx_graph(velocity, example, ["x", "t", "z"], ["v"])}, how
