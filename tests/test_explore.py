@@ -83,6 +83,8 @@ def test_path_sliders_prior_and_gif(explorer, browser):
     walk = model.geometry.interpolate(codes[:1], codes[1:], steps, "slerp")[0]
     assert np.abs(frames - pytorch_images(explorer / "deconv", walk.numpy(), None)).max() <= 1.0
 
+    player = "window.isogenExplorer.page.runs[1].view.player"  # each column plays its path, 4x enlarged
+    wait_for(browser, f"!{player}.hidden && {player}.complete && {player}.naturalWidth === {4 * 28}")
     browser.find_element("id", "gif").click()
     gif = bytes(browser.execute_script("return Array.from(window.isogenExplorer.gif)"))
     assert gif[:6] == b"GIF89a" and gif.count(b"\x21\xf9\x04") == 2 * steps - 2  # forth and back, ends once
@@ -128,6 +130,22 @@ def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer
         assert np.abs(pixels - pytorch_images(explorer / name, code, page_noise(browser))[0]).max() <= 1.0
         caption = browser.execute_script(f"return window.isogenExplorer.page.runs[{r}].view.neighbourCaption.textContent")
         assert caption.startswith("nearest test digits") and len(caption.split(": ")[1].split()) == 6
+
+
+def test_the_page_works_served_over_http(explorer, browser):
+    import threading
+
+    running = site.server(explorer / "page", 0)
+    threading.Thread(target=running.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://127.0.0.1:{running.server_address[1]}/index.html")
+        assert wait_for(browser, "document.body.dataset.ready === 'yes' || window.isogenExplorer.problem",
+                        "window.isogenExplorer.problem") is None
+        pixels, _ = shown(browser, 0, "test:0")
+        assert pixels.std() > 1
+    finally:
+        running.shutdown()
+        running.server_close()
 
 
 def test_a_missing_onnx_export_is_named_on_the_page(explorer, browser, tmp_path):

@@ -1,5 +1,6 @@
 """What isogen explore writes, checked without a browser: the ONNX graphs run by ONNX's own reference
 evaluator against PyTorch, the principal directions against an eigendecomposition, the maps, the folder."""
+import json
 import shutil
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import torch
 from onnx.reference import ReferenceEvaluator
 
+from isogen import data as data_module
 from isogen.cli import main
 from isogen.explore import site
 from isogen.explore.export import PAGE_DECODERS, Encode, map_of, onnx_graph, principal_directions
@@ -101,3 +103,15 @@ def test_an_interrupted_export_keeps_the_previous_explorer(explorer, tmp_path, m
     monkeypatch.undo()
     site.write_explorer([explorer / "deconv"], out, points=50)  # a finished export replaces it whole
     assert (out / "data.js").read_bytes() != before and not (out / "models" / "1-velocity.js").exists()
+
+
+@pytest.mark.skipif(not data_module.FASHION_DEBIAN_DIR.exists(), reason="dataset-fashion-mnist not installed")
+def test_fashion_runs_carry_their_class_names_and_do_not_mix_with_mnist(explorer, tmp_path, capsys):
+    fashion = tmp_path / "fashion"
+    assert main(["train", "--preset", "smoke", "--run-dir", str(fashion), "--no-progress", "epochs=1",
+                 "dataset=fashion-mnist"]) == 0
+    expect_error(capsys, ["explore", explorer / "deconv", fashion, "--out", tmp_path / "x"],
+                 "explore runs of one data set together")
+    site.write_explorer([fashion], tmp_path / "page", points=20)
+    data = json.loads((tmp_path / "page" / "data.js").read_text().split("=", 1)[1].rstrip(";\n"))
+    assert data["classes"][9] == "Ankle boot" and data["runs"][0]["dataset"] == "fashion-mnist"

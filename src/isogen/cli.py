@@ -1,4 +1,4 @@
-"""isogen's command line: train, sample, interpolate, eval, study.
+"""isogen's command line: train, sample, interpolate, eval, study, explore.
 
     isogen train --preset quick --run-dir runs/quick [key=value ...]
     isogen train --resume --run-dir runs/quick

@@ -49,6 +49,11 @@ TEST_CLASS_COUNTS = {
     "mnist": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009],
     "fashion-mnist": [1000] * 10,
 }
+CLASS_NAMES = {
+    "mnist": [str(digit) for digit in range(10)],
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"],
+}
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",

@@ -22,7 +22,6 @@ from torch import nn
 from ..config import Config
 from ..errors import IsogenError
 from ..models import LatentModel
-from ..registry import lookup
 from ..runs import load_run
 from ..sample import encode_images
 
@@ -135,7 +134,10 @@ def check_run_folder(run_dir: Path) -> None:
 def export_run(run_dir: Path, images: torch.Tensor, map_kind: str, seed: int) -> RunExport:
     """The run's graphs and the page's data about it, for the test digits `images` (N, 28, 28) uint8."""
     config, _, model = load_run(run_dir, "cpu")
-    how_to_decode = lookup(PAGE_DECODERS, "decoder the explorer can run", config.decoder)
+    if config.decoder not in PAGE_DECODERS:
+        raise IsogenError(f"{run_dir} has decoder={config.decoder}, which the explorer cannot run in a page yet; "
+                          f"it runs {', '.join(PAGE_DECODERS)} (add the decoder's graphs to PAGE_DECODERS)")
+    how_to_decode = PAGE_DECODERS[config.decoder]
     graphs, decoding = how_to_decode(model)
     graphs["encoder"] = onnx_graph(Encode(model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
     codes = encode_images(model, images)  # (N, D)

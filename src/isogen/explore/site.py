@@ -25,7 +25,7 @@ import torch
 import isogen
 
 from ..config import Config
-from ..data import load_dataset
+from ..data import CLASS_NAMES, load_dataset
 from ..errors import IsogenError
 from ..runs import CHECKPOINT, generator, load_checkpoint
 from .export import RunExport, b64, check_run_folder, export_run
@@ -79,7 +79,7 @@ def write_explorer(run_dirs: list[Path], out: Path, points: int = 2000, map_kind
         exports.append(export_run(run_dir, images, map_kind, seed))
         print(f"exported {run_dir}")
     data = {"runs": [e.info for e in exports], "images": b64(images.numpy()), "labels": b64(labels.numpy()),
-            "points": len(images), "seed": seed}
+            "points": len(images), "seed": seed, "classes": CLASS_NAMES[configs[0].dataset]}
     build = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
     try:
         build.chmod(0o755)  # mkdtemp's folder is private; a page is for reading
@@ -124,13 +124,17 @@ def _swap_in(build: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
-def serve(folder: Path, port: int) -> None:
-    """Serve the explorer folder on http://localhost:PORT until interrupted."""
+def server(folder: Path, port: int) -> http.server.ThreadingHTTPServer:
+    """An HTTP server of the explorer folder on localhost:PORT (0: any free port), not yet serving."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     try:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError as e:
         raise IsogenError(f"cannot serve on port {port} ({e.strerror}); choose another with --serve PORT") from e
-    print(f"serving {folder} at http://localhost:{server.server_address[1]}/ (Ctrl-C stops)")
-    with server:
-        server.serve_forever()
+
+
+def serve(folder: Path, port: int) -> None:
+    """Serve the explorer folder on http://localhost:PORT until interrupted."""
+    with server(folder, port) as running:
+        print(f"serving {folder} at http://localhost:{running.server_address[1]}/ (Ctrl-C stops)")
+        running.serve_forever()

@@ -21,6 +21,7 @@ async function start() {
   const data = window.ISOGEN_DATA;
   page.images = bytesOf(data.images);
   page.labels = bytesOf(data.labels);
+  page.classes = data.classes;
   page.stream = randomStream(data.seed + 1);
   page.noise = randomStream(data.seed + 2).normals(PIXELS);
   page.runs = data.runs.map((info, r) => Object.assign(new Run(info, r), { points: data.points }));
@@ -43,7 +44,7 @@ function element(tag, attributes = {}, parent = null) {
   return node;
 }
 
-const captionOfTest = (i) => `test digit #${i} (label ${page.labels[i]})`;
+const captionOfTest = (i) => `test image #${i} (${page.classes[page.labels[i]]})`;
 
 // ---- one column per run ------------------------------------------------------------------------------
 function column(run) {
@@ -54,9 +55,12 @@ function column(run) {
     `map: ${run.map_kind === "pca" ? "PCA" : "t-SNE"}` }, box);
   const map = element("canvas", { className: "map", width: MAP_SIZE, height: MAP_SIZE }, box);
   const legend = element("div", { className: "legend" }, box);
-  COLOURS.forEach((c, k) => { legend.innerHTML += `<span><i style="background:${c}"></i>${k}</span>`; });
+  page.classes.forEach((name, k) => {
+    legend.innerHTML += `<span><i style="background:${COLOURS[k % COLOURS.length]}"></i>${name}</span>`;
+  });
   const row = element("div", { className: "row" }, box);
   const digit = element("canvas", { className: "digit", width: SIDE, height: SIDE }, row);
+  const player = element("img", { className: "digit", hidden: true, title: "the path A → B, forth and back" }, row);
   const caption = element("div", { className: "caption" }, row);
   const strip = element("canvas", { className: "strip", width: SIDE, height: SIDE, hidden: true }, box);
   const sliders = element("div", { className: "sliders" }, box);
@@ -71,7 +75,8 @@ function column(run) {
   });
   const neighbourCaption = element("div", { className: "caption" }, box);
   const neighbours = element("canvas", { className: "neighbours", width: SIDE, height: SIDE, hidden: true }, box);
-  run.view = { map, digit, caption, strip, inputs, neighbours, neighbourCaption, base: null, here: null, bounds: null };
+  run.view = { map, digit, player, caption, strip, inputs, neighbours, neighbourCaption, base: null, here: null,
+               bounds: null };
   wireMap(run);
   drawMap(run);
   return box;
@@ -163,12 +168,14 @@ function drawMap(run) {
 async function show(run, z, source, caption) {  // decode z into the column's digit; the latest request wins
   const { digit } = run.view, token = (run.view.token = (run.view.token || 0) + 1);
   digit.dataset.state = "busy";
+  const started = performance.now();
   const image = await run.decode(z, 1);
   if (token !== run.view.token) return;
+  const ms = performance.now() - started;
   paint(digit, image, 1);
-  run.view.caption.textContent = caption;
+  run.view.caption.textContent = `${caption} · decoded in ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
   run.view.shown = { z, image };
-  Object.assign(digit.dataset, { source, state: "done" });
+  Object.assign(digit.dataset, { source, state: "done", ms });
 }
 
 function setCurrent(run, z, source, caption) {
@@ -202,22 +209,25 @@ async function walk() {  // the path between the picks A and B in every run, dec
     paint(run.view.strip, images, steps);
     run.view.strip.title = `${mode} from A = #${a} to B = #${b}`;
     run.view.frames = images;
+    URL.revokeObjectURL(run.view.player.src);
+    run.view.player.src = URL.createObjectURL(new Blob([gifOf([images])], { type: "image/gif" }));
+    run.view.player.hidden = false;
     run.view.strip.dataset.path = `${mode}:${a}->${b}:${steps}`;
   }));
   document.getElementById("gif").disabled = false;
 }
 
-function gifOfPath() {  // the runs' paths side by side, forth and back, 4x enlarged
-  const scale = 4, steps = page.runs[0].view.frames.length / PIXELS, width = page.runs.length * SIDE * scale;
+function gifOf(paths) {  // paths (each S images) side by side, forth and back, 4x enlarged: GIF bytes
+  const scale = 4, steps = paths[0].length / PIXELS, width = paths.length * SIDE * scale;
   const height = SIDE * scale, palette = Array.from({ length: 256 }, (_, v) => [v, v, v]);
   const encoder = gifenc.GIFEncoder();
   const order = [...Array(steps).keys(), ...[...Array(steps).keys()].reverse().slice(1, -1)];
   for (const s of order) {
     const index = new Uint8Array(width * height);
-    page.runs.forEach((run, r) => {
+    paths.forEach((frames, r) => {
       for (let y = 0; y < height; y++) {
         for (let x = 0; x < SIDE * scale; x++) {
-          const grey = run.view.frames[s * PIXELS + (y / scale | 0) * SIDE + (x / scale | 0)];
+          const grey = frames[s * PIXELS + (y / scale | 0) * SIDE + (x / scale | 0)];
           index[y * width + r * SIDE * scale + x] = Math.round(255 * grey);
         }
       }
@@ -317,7 +327,7 @@ function wireControls() {
     document.getElementById(id).addEventListener("change", () => page.picks.length === 2 && walk());
   }
   document.getElementById("gif").addEventListener("click", () => {
-    const bytes = gifOfPath(), link = document.createElement("a");
+    const bytes = gifOf(page.runs.map((run) => run.view.frames)), link = document.createElement("a");
     window.isogenExplorer.gif = bytes;
     link.href = URL.createObjectURL(new Blob([bytes], { type: "image/gif" }));
     link.download = `isogen-path-${page.picks.join("-")}.gif`;
