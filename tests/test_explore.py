@@ -128,7 +128,8 @@ def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer
         np.testing.assert_allclose(page_code, expected, atol=1e-5)
         pixels, code = shown(browser, r, "drawing")
         assert np.abs(pixels - pytorch_images(explorer / name, code, page_noise(browser))[0]).max() <= 1.0
-        caption = browser.execute_script(f"return window.isogenExplorer.page.runs[{r}].view.neighbourCaption.textContent")
+        caption = browser.execute_script(
+            f"return window.isogenExplorer.page.runs[{r}].view.neighbourCaption.textContent")
         assert caption.startswith("nearest test digits") and len(caption.split(": ")[1].split()) == 6
 
 
