@@ -50,8 +50,7 @@ def pytorch_images(run_dir: Path, codes: np.ndarray, noise: torch.Tensor) -> np.
 
 def test_a_clicked_test_digit_decodes_in_the_page_as_in_pytorch(explorer, browser):
     assert open_page(browser, explorer / "page") is None
-    index = 17
-    click_point(browser, 0, index)
+    index = click_point(browser, 0, 17)
     images, _ = site.test_digits(load_run(explorer / "deconv")[0], POINTS, seed=0)
     for r, name in enumerate(("deconv", "flow")):
         pixels, code = shown(browser, r, f"test:{index}")
@@ -69,10 +68,9 @@ def test_a_clicked_test_digit_decodes_in_the_page_as_in_pytorch(explorer, browse
 
 def test_path_sliders_prior_and_gif(explorer, browser):
     assert open_page(browser, explorer / "page") is None
-    a, b, steps = 3, 40, 6
+    steps = 6
     browser.execute_script(f"document.getElementById('steps').value = {steps}")
-    click_point(browser, 0, a)
-    click_point(browser, 0, b)
+    a, b = click_point(browser, 0, 3), click_point(browser, 0, 40)
     strip = "window.isogenExplorer.page.runs[0].view.strip"
     wait_for(browser, f"{strip}.dataset.path === 'slerp:{a}->{b}:{steps}'")
     pixels = np.array(browser.execute_script(f"return Array.from({strip}.getContext('2d').getImageData("

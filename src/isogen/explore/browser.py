@@ -40,8 +40,9 @@ def open_page(driver, folder: Path) -> str | None:
                     "window.isogenExplorer.problem")
 
 
-def click_point(driver, run: int, index: int) -> None:
-    """Move the mouse onto test point `index` of run `run`'s map (it decodes on hover) and click it."""
+def click_point(driver, run: int, index: int) -> int:
+    """Move the mouse onto test point `index` of run `run`'s map (it decodes on hover) and click it; returns
+    the point the page picked (the first of several drawn on the same pixel)."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
@@ -51,6 +52,7 @@ def click_point(driver, run: int, index: int) -> None:
     size = canvas.size  # offsets count from the element's centre
     ActionChains(driver).move_to_element_with_offset(canvas, x - size["width"] / 2, y - size["height"] / 2) \
         .click().perform()
+    return driver.execute_script("return window.isogenExplorer.page.picks.at(-1)")
 
 
 SEVEN = ((-50, -80), (100, 0), (-20, 50), (-20, 60), (-15, 50))  # a start (from the pad's centre) and moves

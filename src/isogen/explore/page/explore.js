@@ -101,8 +101,16 @@ class Run {
     }
   }
 
-  call(part, feeds) {  // sessions do not run concurrently: calls wait their turn
-    const result = this.queue.then(() => this.sessions[part].run(feeds));
+  call(part, feeds, stale) {
+    // Sessions do not run concurrently, so calls wait their turn; one whose result is no longer wanted
+    // (stale(): the mouse has moved on) is dropped when its turn comes, and so is the rest of its decode.
+    // A decode that can go stale first lets the page handle its events (a mouse move makes it stale): ORT's
+    // calls resolve as microtasks, and a chain of them would otherwise hold the page until the image is done.
+    const result = this.queue.then(async () => {
+      if (stale) await nextTask();
+      if (stale && stale()) throw new Stale();
+      return this.sessions[part].run(feeds);
+    });
     this.queue = result.catch(() => null);
     return result;
   }
@@ -112,18 +120,18 @@ class Run {
     return out.z.data;
   }
 
-  async decode(codes, n) {  // (n x D) -> (n x 784): the mean image, or the flow's image from the page's noise
+  async decode(codes, n, stale = null) {  // (n x D) -> (n x 784): the mean, or the flow's image from the page's noise
     if (this.decoding.kind === "mean") {
-      return (await this.call("decoder", { z: new ort.Tensor("float32", codes, [n, this.dim]) })).image.data;
+      return (await this.call("decoder", { z: new ort.Tensor("float32", codes, [n, this.dim]) }, stale)).image.data;
     }
-    return this.integrate(codes, n);
+    return this.integrate(codes, n, stale);
   }
 
-  async velocity(x, t, codes, n) {
+  async velocity(x, t, codes, n, stale) {
     const d = this.decoding, times = new Float32Array(n).fill(t);
     const run = (xs, ts, zs, rows) => this.call("velocity", {
       x: new ort.Tensor("float32", xs, [rows, 1, SIDE, SIDE]), t: new ort.Tensor("float32", ts, [rows]),
-      z: new ort.Tensor("float32", zs, [rows, this.dim]) }).then((o) => o.v.data);
+      z: new ort.Tensor("float32", zs, [rows, this.dim]) }, stale).then((o) => o.v.data);
     if (d.guidance === 1) return run(x, times, codes, n);
     const nulls = stack(Array.from({ length: n }, () => Float32Array.from(d.null)));
     const both = await run(concat(x, x), concat(times, times), concat(codes, nulls), 2 * n);
@@ -132,10 +140,10 @@ class Run {
     return v;
   }
 
-  async integrate(codes, n) {
+  async integrate(codes, n, stale) {
     // The ODE from the page's noise x0 (t = 0) to the image (t = 1) on the exporter's fixed grid, with
     // torchdiffeq's fixed-grid steps: euler, midpoint, and its rk4 (the 3/8 rule).
-    const d = this.decoding, h = 1 / d.steps, f = (x, t) => this.velocity(x, t, codes, n);
+    const d = this.decoding, h = 1 / d.steps, f = (x, t) => this.velocity(x, t, codes, n, stale);
     const axpy = (y, terms) => y.map((v, i) => terms.reduce((s, [c, k]) => s + c * k[i], v));
     let x = new Float32Array(n * PIXELS);
     for (let i = 0; i < n; i++) x.set(page.noise, i * PIXELS);
@@ -177,6 +185,14 @@ class Run {
     return [dot(centred, this.directions[0]), dot(centred, this.directions[1])];
   }
 }
+
+class Stale extends Error {}  // a decode dropped because a newer request replaced it
+
+const nextTask = () => new Promise((resolve) => {  // a macrotask without setTimeout's 4 ms clamp
+  const channel = new MessageChannel();
+  channel.port1.onmessage = resolve;
+  channel.port2.postMessage(null);
+});
 
 function concat(a, b) {
   const out = new Float32Array(a.length + b.length);

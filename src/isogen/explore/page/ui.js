@@ -168,9 +168,15 @@ function drawMap(run) {
 async function show(run, z, source, caption) {  // decode z into the column's digit; the latest request wins
   const { digit } = run.view, token = (run.view.token = (run.view.token || 0) + 1);
   digit.dataset.state = "busy";
-  const started = performance.now();
-  const image = await run.decode(z, 1);
-  if (token !== run.view.token) return;
+  const started = performance.now(), stale = () => token !== run.view.token;
+  let image;
+  try {
+    image = await run.decode(z, 1, stale);
+  } catch (e) {
+    if (e instanceof Stale) return;
+    throw e;
+  }
+  if (stale()) return;
   const ms = performance.now() - started;
   paint(digit, image, 1);
   run.view.caption.textContent = `${caption} · decoded in ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
