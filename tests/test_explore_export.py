@@ -81,6 +81,8 @@ def test_bad_input_on_the_command_line(explorer, tmp_path, capsys, monkeypatch):
     (precious / "notes.txt").write_text("mine")
     expect_error(capsys, ["explore", explorer / "deconv", "--out", precious], "is not an isogen explorer")
     assert [p.name for p in precious.iterdir()] == ["notes.txt"]
+    (tmp_path / "empty").mkdir()
+    assert main(["explore", str(explorer / "deconv"), "--out", str(tmp_path / "empty"), "--points", "20"]) == 0
     monkeypatch.setenv("ISOGEN_WEB_MODULES", str(tmp_path))
     monkeypatch.setattr(site.isogen, "__file__", str(tmp_path / "a" / "b" / "c.py"))
     monkeypatch.chdir(tmp_path)
@@ -101,7 +103,9 @@ def test_an_interrupted_export_keeps_the_previous_explorer(explorer, tmp_path, m
         site.write_explorer([explorer / "deconv"], out, points=50)
     assert (out / "data.js").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["page"]
     monkeypatch.undo()
+    (tmp_path / ".page.killed").mkdir()  # a build left by an export killed before its swap
     site.write_explorer([explorer / "deconv"], out, points=50)  # a finished export replaces it whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page"]
     assert (out / "data.js").read_bytes() != before and not (out / "models" / "1-velocity.js").exists()
 
 

@@ -64,9 +64,7 @@ def write_explorer(run_dirs: list[Path], out: Path, points: int = 2000, map_kind
         raise IsogenError("isogen explore needs at least one run folder")
     if points < 10:
         raise IsogenError(f"--points must be at least 10, got {points}")
-    if out.exists() and not (out / "index.html").exists() or (
-            (out / "index.html").exists() and MARKER not in (out / "index.html").read_text(errors="replace")):
-        raise IsogenError(f"{out} exists and is not an isogen explorer; choose another --out (nothing was written)")
+    check_replaceable(out)
     modules = web_modules()
     configs = [run_config(run_dir) for run_dir in run_dirs]
     for run_dir, config in zip(run_dirs, configs):
@@ -80,7 +78,13 @@ def write_explorer(run_dirs: list[Path], out: Path, points: int = 2000, map_kind
         print(f"exported {run_dir}")
     data = {"runs": [e.info for e in exports], "images": b64(images.numpy()), "labels": b64(labels.numpy()),
             "points": len(images), "seed": seed, "classes": CLASS_NAMES[configs[0].dataset]}
-    build = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in out.parent.glob(f".{out.name}.*"):  # builds of an export killed before its swap
+            shutil.rmtree(leftover, ignore_errors=True)
+        build = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise IsogenError(f"cannot write in {out.parent}: {e.strerror}; choose a writable folder for --out") from e
     try:
         build.chmod(0o755)  # mkdtemp's folder is private; a page is for reading
         for page_file in PAGE.iterdir():
@@ -98,6 +102,15 @@ def write_explorer(run_dirs: list[Path], out: Path, points: int = 2000, map_kind
         shutil.rmtree(build, ignore_errors=True)
         raise
     return out / "index.html"
+
+
+def check_replaceable(out: Path) -> None:
+    """`out` may be written: absent, an empty folder, or an explorer written before (which is replaced)."""
+    index = out / "index.html"
+    if not out.exists() or out.is_dir() and not any(out.iterdir()):
+        return
+    if not (index.is_file() and MARKER in index.read_text(errors="replace")):
+        raise IsogenError(f"{out} exists and is not an isogen explorer; choose another --out (nothing was written)")
 
 
 def run_config(run_dir: Path) -> Config:
@@ -118,7 +131,6 @@ def _swap_in(build: Path, out: Path) -> None:
     if out.exists():
         old = build.with_name(build.name + ".old")
         out.rename(old)
-    out.parent.mkdir(parents=True, exist_ok=True)
     build.rename(out)
     if old is not None:
         shutil.rmtree(old)
