@@ -11,8 +11,10 @@ from onnx.reference import ReferenceEvaluator
 
 from isogen import data as data_module
 from isogen.cli import main
+from isogen.config import make_config
 from isogen.explore import site
 from isogen.explore.export import PAGE_DECODERS, Encode, map_of, onnx_graph, principal_directions
+from isogen.methods import METHODS, make_method
 from isogen.runs import load_run
 
 
@@ -119,3 +121,14 @@ def test_fashion_runs_carry_their_class_names_and_do_not_mix_with_mnist(explorer
     site.write_explorer([fashion], tmp_path / "page", points=20)
     data = json.loads((tmp_path / "page" / "data.js").read_text().split("=", 1)[1].rstrip(";\n"))
     assert data["classes"][9] == "Ankle boot" and data["runs"][0]["dataset"] == "fashion-mnist"
+
+
+@pytest.mark.parametrize("method, encoder", [(name, "cnn") for name in METHODS] + [("sigreg-sphere", "resnet")])
+def test_every_method_and_encoder_exports_its_encoder(method, encoder):
+    """A VAE's page code is its posterior mean, a sphere's is normalised: the graph computes model.encode."""
+    model = make_method(make_config("smoke", {"method": method, "encoder": encoder})).build_model().eval()
+    graph = onnx_graph(Encode(model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
+    x = torch.rand(3, 1, 28, 28)
+    out = ReferenceEvaluator(onnx.load_from_string(graph)).run(None, {"x": x.numpy()})[0]
+    np.testing.assert_allclose(out, model.encode(x).detach().numpy(), atol=2e-5)
+    assert out.shape == (3, model.embed_dim)
