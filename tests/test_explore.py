@@ -100,6 +100,11 @@ def test_path_sliders_prior_and_gif(explorer, browser):
     pixels, code = shown(browser, 0, "prior")
     assert abs(np.linalg.norm(code) - 1) < 1e-5 and len(code) == model.embed_dim
     assert np.abs(pixels - pytorch_images(explorer / "deconv", code, None)[0]).max() <= 1.0
+    assert console_errors(browser) == []
+
+
+def console_errors(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def shown_code(driver, index: int) -> np.ndarray:
@@ -129,6 +134,7 @@ def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer
         caption = browser.execute_script(
             f"return window.isogenExplorer.page.runs[{r}].view.neighbourCaption.textContent")
         assert caption.startswith("nearest test digits") and len(caption.split(": ")[1].split()) == 6
+    assert console_errors(browser) == []
 
 
 def test_the_page_works_served_over_http(explorer, browser):
