@@ -112,6 +112,30 @@ def shown_code(driver, index: int) -> np.ndarray:
                     dtype=np.float32)
 
 
+def test_fitted_samplers_draw_what_the_run_saved(explorer, browser):
+    """A fitted sampler's draw in the page is one of the run's own draws; a run without it says so."""
+    from isogen.explore.export import SAMPLER_DRAWS
+    from isogen.runs import generator
+    from isogen.sample import run_samplers
+
+    assert open_page(browser, explorer / "page") is None
+    for name, run, other in (("matched", 0, 1), ("learned", 1, 0)):
+        browser.execute_script(f"document.getElementById('sampler').value = '{name}'")
+        browser.find_element("id", "sample").click()
+        wait_for(browser, f"window.isogenExplorer.page.runs[{run}].view.digit.dataset.source.startsWith('{name}:')")
+        k = int(browser.execute_script(
+            f"return window.isogenExplorer.page.runs[{run}].view.digit.dataset.source").split(":")[1])
+        pixels, code = shown(browser, run, f"{name}:{k}")
+        run_dir = explorer / ("deconv", "flow")[run]
+        _, method, model = load_run(run_dir)
+        draws = run_samplers(run_dir, method, model)[name].sample(SAMPLER_DRAWS,
+                                                                  generator(torch.device("cpu"), 0, f"explore-{name}"))
+        np.testing.assert_allclose(code, draws[k].numpy(), atol=1e-6)
+        assert np.abs(pixels - pytorch_images(run_dir, code, page_noise(browser))[0]).max() <= 1.0
+        caption = browser.execute_script(f"return window.isogenExplorer.page.runs[{other}].view.caption.textContent")
+        assert caption.startswith(f"this run has no {name} sampler")
+
+
 def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer, browser):
     assert open_page(browser, explorer / "page") is None
     draw(browser)  # a 7

@@ -21,11 +21,13 @@ from torch import nn
 
 from ..config import Config
 from ..errors import IsogenError
+from ..methods import Method
 from ..models import LatentModel
-from ..runs import load_run
-from ..sample import encode_images
+from ..runs import generator, load_run
+from ..sample import encode_images, run_samplers
 
 DIRECTIONS = 5  # principal directions offered as sliders
+SAMPLER_DRAWS = 500  # draws of each fitted sampler the page carries (the prior it draws itself, without end)
 MAPS = ("pca", "tsne")
 
 
@@ -131,9 +133,17 @@ def check_run_folder(run_dir: Path) -> None:
         raise IsogenError(f"{run_dir} is a study folder, not a run; explore its runs, e.g. isogen explore {example}")
 
 
+def sampler_draws(run_dir: Path, method: Method, model: LatentModel, seed: int) -> dict[str, str]:
+    """SAMPLER_DRAWS codes from each of the run's fitted samplers but the prior, as base64 float32 (n, D)."""
+    samplers = run_samplers(run_dir, method, model)  # saved with the run, or fitted now and saved there
+    return {name: b64(sampler.sample(SAMPLER_DRAWS, generator(torch.device("cpu"), seed, f"explore-{name}"))
+                      .cpu().numpy().astype(np.float32))
+            for name, sampler in samplers.items() if name != "prior"}
+
+
 def export_run(run_dir: Path, images: torch.Tensor, map_kind: str, seed: int) -> RunExport:
     """The run's graphs and the page's data about it, for the test digits `images` (N, 28, 28) uint8."""
-    config, _, model = load_run(run_dir, "cpu")
+    config, method, model = load_run(run_dir, "cpu")
     if config.decoder not in PAGE_DECODERS:
         raise IsogenError(f"{run_dir} has decoder={config.decoder}, which the explorer cannot run in a page yet; "
                           f"it runs {', '.join(PAGE_DECODERS)} (add the decoder's graphs to PAGE_DECODERS)")
@@ -147,5 +157,6 @@ def export_run(run_dir: Path, images: torch.Tensor, map_kind: str, seed: int) ->
         "geometry": model.geometry.name, "encoder": config.encoder, "decoder": config.decoder, "decoding": decoding,
         "codes": b64(codes.numpy().astype(np.float32)), "map": b64(map_of(codes, map_kind, seed)), "map_kind": map_kind,
         "mean": mean.float().tolist(), "directions": directions.float().tolist(), "spreads": spreads.float().tolist(),
+        "samplers": method.sampler_names, "draws": sampler_draws(run_dir, method, model, seed),
     }
     return RunExport(run_dir.name, config, info, graphs)

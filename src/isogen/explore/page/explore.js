@@ -77,6 +77,7 @@ class Run {
     this.index = index;
     this.codes = floatsOf(info.codes);
     this.map = floatsOf(info.map);
+    this.draws = Object.fromEntries(Object.entries(info.draws).map(([name, pool]) => [name, floatsOf(pool)]));
     this.queue = Promise.resolve();  // one session call at a time
   }
 
@@ -165,6 +166,13 @@ class Run {
 
   prior(stream) {  // the method's prior: uniform on the sphere, or N(0, I)
     return onLatent(this, stream.normals(this.dim));
+  }
+
+  drawFrom(name, stream) {  // a code from one of the run's samplers: the prior drawn here, the others pre-drawn
+    if (!this.samplers.includes(name)) return null;
+    if (name === "prior") return { z: this.prior(stream), source: "prior" };
+    const pool = this.draws[name], count = pool.length / this.dim, k = Math.floor(stream.uniform() * count);
+    return { z: pool.slice(k * this.dim, (k + 1) * this.dim), source: `${name}:${k}`, count };
   }
 
   nearest(z, k) {  // test points closest to z: by cosine on the sphere (unit codes), by distance in R^D

@@ -31,6 +31,10 @@ async function start() {
   wireControls();
   const flows = page.runs.some((run) => run.decoding.kind === "flow");
   document.getElementById("noise").hidden = !flows;
+  const menu = document.getElementById("sampler");
+  for (const name of new Set(page.runs.flatMap((run) => run.samplers))) {
+    element("option", { value: name, textContent: name }, menu);
+  }
   for (const id of ["sample", "encode", "noise"]) document.getElementById(id).disabled = false;
   await Promise.all(page.runs.map((run) => setCurrent(run, run.code(0), "test:0", captionOfTest(0))));
   document.getElementById("status").textContent =
@@ -321,9 +325,19 @@ async function encodeDrawing() {
 
 // ---- controls ----------------------------------------------------------------------------------------
 function wireControls() {
-  document.getElementById("sample").addEventListener("click", () => page.runs.forEach(
-    (run) => setCurrent(run, run.prior(page.stream), "prior", `a draw from the prior (${run.geometry === "sphere"
-      ? "uniform on the sphere" : "N(0, I)"})`)));
+  document.getElementById("sample").addEventListener("click", () => {
+    const name = document.getElementById("sampler").value;
+    page.runs.forEach((run) => {
+      const draw = run.drawFrom(name, page.stream);
+      if (!draw) {
+        run.view.caption.textContent = `this run has no ${name} sampler (it has ${run.samplers.join(", ")})`;
+        return;
+      }
+      setCurrent(run, draw.z, draw.source, name === "prior"
+        ? `a draw from the prior (${run.geometry === "sphere" ? "uniform on the sphere" : "N(0, I)"})`
+        : `draw ${draw.source.split(":")[1]} of the fitted ${name} sampler (${draw.count} drawn at export)`);
+    });
+  });
   document.getElementById("noise").addEventListener("click", () => {
     page.noise = page.stream.normals(PIXELS);
     page.runs.forEach((run) => run.view.base && moveAlongDirections(run));
