@@ -44,7 +44,8 @@ def poison_infonce(monkeypatch):
 
 @pytest.fixture(scope="session")
 def explorer(tmp_path_factory):
-    """A sphere run with the deconv decoder and one with the flow decoder, exported together."""
+    """Smoke runs exported together: sigreg-sphere with the deconv decoder, with the flow decoder, and
+    sigreg-gauss (codes in R^D)."""
     from isogen.errors import IsogenError
     from isogen.explore.site import web_modules
 
@@ -56,6 +57,7 @@ def explorer(tmp_path_factory):
     smoke = ["--no-progress"]
     assert main(["train", "--preset", "smoke", "--run-dir", str(root / "deconv"), *smoke]) == 0
     assert main(["train", "--preset", "smoke-flow", "--run-dir", str(root / "flow"), *smoke]) == 0
-    assert main(["explore", str(root / "deconv"), str(root / "flow"), "--out", str(root / "page"),
+    assert main(["train", "--preset", "smoke", "--run-dir", str(root / "gauss"), "method=sigreg-gauss", *smoke]) == 0
+    assert main(["explore", *(str(root / name) for name in ("deconv", "flow", "gauss")), "--out", str(root / "page"),
                  "--points", "200"]) == 0
     return root

@@ -15,6 +15,7 @@ pytest.importorskip("selenium.webdriver")
 pytestmark = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
                                 reason="needs Debian's chromium and chromium-driver")
 POINTS = 200  # the explorer fixture's (conftest.py)
+RUNS = ("deconv", "flow", "gauss")  # the explorer fixture's columns (conftest.py): sphere, sphere + flow, R^D
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_a_clicked_test_digit_decodes_in_the_page_as_in_pytorch(explorer, browse
     assert open_page(browser, explorer / "page") is None
     index = click_point(browser, 0, 17)
     images, _ = site.test_digits(load_run(explorer / "deconv")[0], POINTS, seed=0)
-    for r, name in enumerate(("deconv", "flow")):
+    for r, name in enumerate(RUNS):
         pixels, code = shown(browser, r, f"test:{index}")
         _, _, model = load_run(explorer / name)
         expected_code = model.encode(as_float(images[index:index + 1])).detach().numpy()[0]
@@ -61,25 +62,35 @@ def test_a_clicked_test_digit_decodes_in_the_page_as_in_pytorch(explorer, browse
         assert np.abs(pixels - expected).max() <= 1.0, name  # canvas pixels are round(255 x value)
         assert pixels.std() > 1  # an image, not a blank
 
-        # the comparison can fail: the antipodal code (deconv) or the opposite noise (flow) is another image
-        other = pytorch_images(explorer / name, -code if r == 0 else code, -page_noise(browser))[0]
+        # the comparison can fail: the opposite code (deconv) or the opposite noise (flow) is another image
+        other = pytorch_images(explorer / name, code if name == "flow" else -code, -page_noise(browser))[0]
         assert np.abs(pixels - other).max() > 3
 
 
-def test_path_sliders_prior_and_gif(explorer, browser):
+def strip_frames(driver, run: int, steps: int) -> np.ndarray:
+    strip = f"window.isogenExplorer.page.runs[{run}].view.strip"
+    pixels = np.array(driver.execute_script(f"return Array.from({strip}.getContext('2d').getImageData("
+                                            f"0, 0, {28 * steps}, 28).data.filter((_, i) => i % 4 === 0))"))
+    return pixels.reshape(28, steps, 28).transpose(1, 0, 2)
+
+
+def test_paths_sliders_prior_and_gif_on_the_sphere_and_in_rd(explorer, browser):
     assert open_page(browser, explorer / "page") is None
     steps = 6
     browser.execute_script(f"document.getElementById('steps').value = {steps}")
     a, b = click_point(browser, 0, 3), click_point(browser, 0, 40)
-    strip = "window.isogenExplorer.page.runs[0].view.strip"
-    wait_for(browser, f"{strip}.dataset.path === 'slerp:{a}->{b}:{steps}'")
-    pixels = np.array(browser.execute_script(f"return Array.from({strip}.getContext('2d').getImageData("
-                                             f"0, 0, {28 * steps}, 28).data.filter((_, i) => i % 4 === 0))"))
-    frames = pixels.reshape(28, steps, 28).transpose(1, 0, 2)
-    _, _, model = load_run(explorer / "deconv")
-    codes = torch.from_numpy(np.stack([shown_code(browser, a), shown_code(browser, b)]))
-    walk = model.geometry.interpolate(codes[:1], codes[1:], steps, "slerp")[0]
-    assert np.abs(frames - pytorch_images(explorer / "deconv", walk.numpy(), None)).max() <= 1.0
+    for mode in ("slerp", "lerp"):
+        if mode == "lerp":
+            browser.execute_script("const m = document.getElementById('mode'); m.value = 'lerp';"
+                                   "m.dispatchEvent(new Event('change'))")
+        for run in (0, 2):  # a deterministic decoder: the strip is exactly the decoded path
+            wait_for(browser, f"window.isogenExplorer.page.runs[{run}].view.strip.dataset.path === "
+                              f"'{mode}:{a}->{b}:{steps}'")
+            _, _, model = load_run(explorer / RUNS[run])
+            ends = torch.from_numpy(np.stack([shown_code(browser, a, run), shown_code(browser, b, run)]))
+            walk = model.geometry.interpolate(ends[:1], ends[1:], steps, mode)[0]
+            expected = pytorch_images(explorer / RUNS[run], walk.numpy(), None)
+            assert np.abs(strip_frames(browser, run, steps) - expected).max() <= 1.0, (mode, RUNS[run])
 
     player = "window.isogenExplorer.page.runs[1].view.player"  # each column plays its path, 4x enlarged
     wait_for(browser, f"!{player}.hidden && {player}.complete && {player}.naturalWidth === {4 * 28}")
@@ -87,19 +98,22 @@ def test_path_sliders_prior_and_gif(explorer, browser):
     gif = bytes(browser.execute_script("return Array.from(window.isogenExplorer.gif)"))
     assert gif[:6] == b"GIF89a" and gif.count(b"\x21\xf9\x04") == 2 * steps - 2  # forth and back, ends once
 
-    # PC1 slider at +2: the code moves 2 sigma along the first principal direction, back onto the sphere
-    browser.execute_script("const s = window.isogenExplorer.page.runs[0].view.inputs[0]; s.value = 2;"
-                           "s.dispatchEvent(new Event('input'))")
-    pixels, code = shown(browser, 0, f"test:{b}+sliders")
-    info = browser.execute_script("const r = window.isogenExplorer.page.runs[0]; return [r.spreads, r.directions]")
-    moved = shown_code(browser, b) + 2 * info[0][0] * np.array(info[1][0], dtype=np.float32)
-    np.testing.assert_allclose(code, moved / np.linalg.norm(moved), atol=1e-5)
-    assert np.abs(pixels - pytorch_images(explorer / "deconv", code, None)[0]).max() <= 1.0
+    # PC1 slider at +2: the code moves 2 sigma along the first principal direction (back onto the sphere)
+    for run in (0, 2):
+        browser.execute_script(f"const s = window.isogenExplorer.page.runs[{run}].view.inputs[0]; s.value = 2;"
+                               "s.dispatchEvent(new Event('input'))")
+        pixels, code = shown(browser, run, f"test:{b}+sliders")
+        spreads, directions = browser.execute_script(
+            f"const r = window.isogenExplorer.page.runs[{run}]; return [r.spreads, r.directions]")
+        moved = shown_code(browser, b, run) + 2 * spreads[0] * np.array(directions[0], dtype=np.float32)
+        np.testing.assert_allclose(code, moved / np.linalg.norm(moved) if run == 0 else moved, atol=1e-5)
+        assert np.abs(pixels - pytorch_images(explorer / RUNS[run], code, None)[0]).max() <= 1.0
 
     browser.find_element("id", "sample").click()
-    pixels, code = shown(browser, 0, "prior")
-    assert abs(np.linalg.norm(code) - 1) < 1e-5 and len(code) == model.embed_dim
-    assert np.abs(pixels - pytorch_images(explorer / "deconv", code, None)[0]).max() <= 1.0
+    for run in (0, 2):
+        pixels, code = shown(browser, run, "prior")
+        assert len(code) == 16 and (abs(np.linalg.norm(code) - 1) < 1e-5) == (run == 0)  # N(0, I) in R^D
+        assert np.abs(pixels - pytorch_images(explorer / RUNS[run], code, None)[0]).max() <= 1.0
     assert console_errors(browser) == []
 
 
@@ -107,8 +121,8 @@ def console_errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
-def shown_code(driver, index: int) -> np.ndarray:
-    return np.array(driver.execute_script(f"return Array.from(window.isogenExplorer.page.runs[0].code({index}))"),
+def shown_code(driver, index: int, run: int = 0) -> np.ndarray:
+    return np.array(driver.execute_script(f"return Array.from(window.isogenExplorer.page.runs[{run}].code({index}))"),
                     dtype=np.float32)
 
 
@@ -126,7 +140,7 @@ def test_fitted_samplers_draw_what_the_run_saved(explorer, browser):
         k = int(browser.execute_script(
             f"return window.isogenExplorer.page.runs[{run}].view.digit.dataset.source").split(":")[1])
         pixels, code = shown(browser, run, f"{name}:{k}")
-        run_dir = explorer / ("deconv", "flow")[run]
+        run_dir = explorer / RUNS[run]
         _, method, model = load_run(run_dir)
         draws = run_samplers(run_dir, method, model)[name].sample(SAMPLER_DRAWS,
                                                                   generator(torch.device("cpu"), 0, f"explore-{name}"))
@@ -139,7 +153,7 @@ def test_fitted_samplers_draw_what_the_run_saved(explorer, browser):
 def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer, browser):
     assert open_page(browser, explorer / "page") is None
     draw(browser)  # a 7
-    wait_for(browser, "window.isogenExplorer.drawn && window.isogenExplorer.drawn.codes.length === 2")
+    wait_for(browser, "window.isogenExplorer.drawn && window.isogenExplorer.drawn.codes.length === 3")
     pixels_in = np.array(browser.execute_script("return Array.from(window.isogenExplorer.drawn.input)"),
                          dtype=np.float32)
     assert pixels_in.max() > 0.5 and (pixels_in > 0).mean() < 0.5  # ink, on a black frame
@@ -148,7 +162,7 @@ def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer
     assert max(np.ptp(rows), np.ptp(cols)) + 1 <= 22  # scaled into MNIST's 20 x 20 box (+1 px of smoothing each side)
     centre = [(ink.sum(1 - axis) * np.arange(28)).sum() / ink.sum() for axis in (0, 1)]
     assert np.abs(np.array(centre) - 13.5).max() <= 0.5 + 1e-6  # centre of mass at the frame's centre, to a pixel
-    for r, name in enumerate(("deconv", "flow")):
+    for r, name in enumerate(RUNS):
         _, _, model = load_run(explorer / name)
         page_code = np.array(browser.execute_script(f"return Array.from(window.isogenExplorer.drawn.codes[{r}])"))
         expected = model.encode(torch.from_numpy(pixels_in).view(1, 1, 28, 28)).detach().numpy()[0]

@@ -62,7 +62,7 @@ def test_the_folder_holds_the_page_its_data_and_one_script_per_graph(explorer):
     page = explorer / "page"
     assert site.MARKER in (page / "index.html").read_text()
     assert sorted(p.name for p in (page / "models").iterdir()) == [
-        "0-decoder.js", "0-encoder.js", "1-encoder.js", "1-velocity.js"]
+        "0-decoder.js", "0-encoder.js", "1-encoder.js", "1-velocity.js", "2-decoder.js", "2-encoder.js"]
     assert (page / "vendor.js").stat().st_size > 10e6  # the WebAssembly runtime is inside: no fetch at run time
     assert "http" not in (page / "index.html").read_text().replace("http-equiv", "")  # nothing from a CDN
 def expect_error(capsys, argv, message):
