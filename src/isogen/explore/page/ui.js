@@ -3,7 +3,7 @@
 // a prior sample, your drawing, moved by the sliders.
 "use strict";
 
-const page = { runs: [], images: null, labels: null, stream: null, noise: null, picks: [], hover: null };
+const page = { runs: [], images: null, labels: null, classes: null, stream: null, noise: null, picks: [], hover: null };
 
 async function start() {
   if (typeof WebAssembly !== "object") {
@@ -38,7 +38,7 @@ async function start() {
   for (const id of ["sample", "encode", "noise"]) document.getElementById(id).disabled = false;
   await Promise.all(page.runs.map((run) => setCurrent(run, run.code(0), "test:0", captionOfTest(0))));
   document.getElementById("status").textContent =
-    `${page.runs.length} run(s), ${data.points} test digits of ${page.runs[0].dataset}`;
+    `${page.runs.length} run(s), ${data.points} test images of ${page.runs[0].dataset}`;
   document.body.dataset.ready = "yes";
 }
 
