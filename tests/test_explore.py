@@ -175,7 +175,7 @@ def test_a_drawn_digit_is_encoded_decoded_and_matched_to_its_neighbours(explorer
     assert console_errors(browser) == []
 
 
-def test_the_page_works_served_over_http(explorer, browser):
+def test_the_page_works_served_over_http_and_fetches_nothing_else(explorer, browser):
     import threading
 
     running = site.server(explorer / "page", 0)
@@ -186,6 +186,9 @@ def test_the_page_works_served_over_http(explorer, browser):
                         "window.isogenExplorer.problem") is None
         pixels, _ = shown(browser, 0, "test:0")
         assert pixels.std() > 1
+        fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        local = f"http://127.0.0.1:{running.server_address[1]}/"
+        assert len(fetched) >= 5 and all(url.startswith((local, "blob:", "data:")) for url in fetched), fetched
     finally:
         running.shutdown()
         running.server_close()
