@@ -57,6 +57,22 @@ def test_weights_scale_terms_into_the_total():
     assert vae.weights.as_dict() == {"kl": 1.0} and beta_vae.weights.as_dict() == {"kl": 7.0}
 
 
+def test_infonce_uniform_adds_align_uniforms_uniformity_to_infonce():
+    """Its InfoNCE term is infonce's and its uniformity term align-uniform's, on the same views."""
+    x = torch.rand(8, 1, 28, 28)
+    terms = {}
+    for name in ("infonce-uniform", "infonce", "align-uniform"):
+        torch.manual_seed(0)  # the same initial weights
+        _, method, model = build(name, uniformity_weight=0.3)
+        terms[name] = method.loss(model, x, one_step(method, model, 8))
+    mixed = terms["infonce-uniform"]
+    assert torch.equal(mixed["infonce"], terms["infonce"]["infonce"])
+    assert torch.equal(mixed["uniform"], terms["align-uniform"]["uniform"])
+    _, method, _ = build("infonce-uniform", uniformity_weight=0.3)
+    expected = mixed["infonce"] + 0.3 * mixed["uniform"] + mixed["recon_bce"]
+    assert method.total(mixed).item() == pytest.approx(expected.item())
+
+
 def test_hs_vae_anneals_its_weights_in_place_as_sqrt_epoch():
     _, method, _ = build("hs-vae", hs_weight=2.0, hs_anneal_epochs=4)
     buffer = method.weights.hs_prior  # a captured CUDA graph reads this very tensor

@@ -53,6 +53,7 @@ class Config:
     sigreg_t_max: float = 3.0
     # Wang-Isola align/uniform
     uniformity_t: float = 2.0
+    uniformity_weight: float = 1.0  # lambda of infonce-uniform (InfoNCE + lambda * uniformity)
     alignment_alpha: float = 2.0
     # autoencoder baselines
     beta: float = 4.0  # KL weight of beta-vae (vae uses 1)
@@ -100,6 +101,7 @@ class Config:
         need(self.sigreg_knots >= 3, f"sigreg_knots={self.sigreg_knots}", "use sigreg_knots >= 3")
         need(self.sigreg_t_max > 0, f"sigreg_t_max={self.sigreg_t_max}", "use sigreg_t_max > 0")
         need(self.uniformity_t > 0, f"uniformity_t={self.uniformity_t}", "use uniformity_t > 0")
+        need(self.uniformity_weight >= 0, f"uniformity_weight={self.uniformity_weight}", "use uniformity_weight >= 0")
         need(self.alignment_alpha > 0, f"alignment_alpha={self.alignment_alpha}", "use alignment_alpha > 0")
         need(self.beta >= 0, f"beta={self.beta}", "use beta >= 0")
         need(self.eccentric_weight >= 0, f"eccentric_weight={self.eccentric_weight}", "use eccentric_weight >= 0")

@@ -3,12 +3,13 @@ from ..config import Config
 from ..registry import lookup
 from .autoencoders import VAE, BetaVAE, EccentricAE, HypersphericalVAE, PlainAE
 from .base import Autoencoder, Contrastive, Method
-from .contrastive import AlignUniform, InfoNCE, SIGRegGauss, SIGRegSphere
+from .contrastive import AlignUniform, InfoNCE, InfoNCEUniform, SIGRegGauss, SIGRegSphere
 
 METHODS: dict[str, type[Method]] = {
     "infonce": InfoNCE,
     "sigreg-sphere": SIGRegSphere,
     "sigreg-gauss": SIGRegGauss,
+    "infonce-uniform": InfoNCEUniform,
     "align-uniform": AlignUniform,
     "eccentric-ae": EccentricAE,
     "vae": VAE,

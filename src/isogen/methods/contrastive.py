@@ -1,4 +1,5 @@
-"""Contrastive encoders: InfoNCE alone, with SIGReg (sphere or Gaussian form), and Wang-Isola."""
+"""Contrastive encoders: InfoNCE alone, with SIGReg (sphere or Gaussian form) or with Wang-Isola uniformity
+added, and Wang-Isola's alignment + uniformity in place of InfoNCE."""
 import torch.nn.functional as F
 
 from ..geometry import EUCLIDEAN
@@ -45,11 +46,34 @@ class SIGRegGauss(SIGRegSphere):
         return "gauss"
 
 
+def views(h):
+    """The two stacked views' embeddings h (2N, H), normalised: (N, H) each."""
+    return F.normalize(h.float(), dim=1).chunk(2)
+
+
+def two_view_uniformity(z1, z2, t, batch):
+    """Wang-Isola uniformity averaged over the two views."""
+    return (uniformity(z1, t, batch) + uniformity(z2, t, batch)) / 2
+
+
+class InfoNCEUniform(InfoNCE):
+    """InfoNCE + lambda * L_unif(t): uniformity *added to* InfoNCE as SIGReg is, the like-for-like arm for
+    SIGReg (align-uniform *replaces* InfoNCE by alignment + uniformity)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.weights = LossWeights(uniform=config.uniformity_weight)
+
+    def embedding_terms(self, h, noise):
+        return super().embedding_terms(h, noise) | {
+            "uniform": two_view_uniformity(*views(h), self.config.uniformity_t, self.world)}
+
+
 class AlignUniform(Contrastive):
     """Wang & Isola (2020): L = L_align(alpha) + L_unif(t), the uniformity averaged over both views."""
 
     def embedding_terms(self, h, noise):
-        z1, z2 = F.normalize(h.float(), dim=1).chunk(2)  # (N, D) each
         c = self.config
-        first, second = (uniformity(z, c.uniformity_t, self.world) for z in (z1, z2))
-        return {"align": alignment(z1, z2, c.alignment_alpha), "uniform": (first + second) / 2}
+        z1, z2 = views(h)  # (N, D) each
+        return {"align": alignment(z1, z2, c.alignment_alpha),
+                "uniform": two_view_uniformity(z1, z2, c.uniformity_t, self.world)}
