@@ -24,12 +24,12 @@ def test_presets_validate_and_cover_every_method():
         spec = load_spec(name)
         expected = {"sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss"} if name == "study-q5" else set(METHODS)
         assert {e.method for e in spec.entries} == expected
-    # 10 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
-    assert len(load_spec("study-full").runs()) == 10 * 3 * 3 + 6
+    # 11 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
+    assert len(load_spec("study-full").runs()) == 11 * 3 * 3 + 6
     # study-small-seeds reuses study-small's seed-0 runs: same names, same configs
     small = {r["name"]: r for r in load_spec("study-small").runs()}
     seeds = load_spec("study-small-seeds").runs()
-    assert len(seeds) == 10 * 3 and all(small[r["name"]] == r for r in seeds if r["seed"] == 0)
+    assert len(seeds) == 11 * 3 and all(small[r["name"]] == r for r in seeds if r["seed"] == 0)
     with pytest.raises(IsogenError, match="unknown method"):
         tiny(entries=[{"label": "x", "method": "gan"}])
     with pytest.raises(IsogenError, match="neither a preset"):

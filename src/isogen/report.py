@@ -13,6 +13,7 @@ import numpy as np
 from . import figures
 from .files import read_json, read_jsonl, write_text
 from .metrics.schema import COLUMNS, value
+from .statistics import holm, paired_difference
 from .study import StudySpec, collect
 
 QUESTIONS = [
@@ -44,6 +45,15 @@ QUESTIONS = [
       "confident_learned"], lambda row: "learned" in row["metrics"]["generation"]),
 ]
 # each: (title, what it compares, its columns, which runs it compares: a predicate on a row, None = all)
+# One primary endpoint per question, declared before any study's numbers: the column, and the two entries
+# whose per-seed difference A - B answers it (skipped where a study lacks either at two or more seeds).
+ENDPOINTS = [
+    ("Q1", "mse", "sigreg-sphere", "infonce"),
+    ("Q2", "fid_prior", "sigreg-sphere", "infonce"),
+    ("Q3", "fid_prior", "sigreg-sphere", "sigreg-gauss"),
+    ("Q4", "ep", "sigreg-sphere", "infonce-uniform"),
+    ("Q5", "fid_gap", "sigreg-sphere-flow", "infonce-flow"),
+]
 
 
 def fmt(values: list, digits: int) -> str:
@@ -68,6 +78,23 @@ def table(rows: list[dict], keys: list[str], include=None) -> tuple[list, list]:
     return header, body
 
 
+def endpoint_table(rows: list[dict]) -> tuple[list, list]:
+    """The declared endpoints the study has runs for, at each D: paired difference over seeds with its 95%
+    interval, the paired t-test's p and its Holm adjustment across everything in the table."""
+    tests = []
+    for question, key, *arms in ENDPOINTS:
+        for dim in sorted({row["dim"] for row in rows}):
+            a, b = ({row["seed"]: value(row["metrics"], COLUMNS[key].path) for row in rows
+                     if row["group"] == "main" and row["label"] == label and row["dim"] == dim} for label in arms)
+            difference = paired_difference(a, b)
+            if difference is not None:
+                tests.append((question, COLUMNS[key].title, " − ".join(arms), dim, difference))
+    header = ["question", "endpoint", "A − B", "D", "seeds", "mean difference [95% CI]", "p", "p, Holm"]
+    body = [[question, title, arms, str(dim), str(d.n), str(d), f"{d.p:.3g}", f"{adjusted:.3g}"]
+            for (question, title, arms, dim, d), adjusted in zip(tests, holm([t[-1].p for t in tests]))]
+    return header, body
+
+
 def write_report(spec: StudySpec, out: Path) -> Path:
     rows = collect(spec, out)
     folder = out / "report"
@@ -82,6 +109,13 @@ def write_report(spec: StudySpec, out: Path) -> Path:
         blocks.append(("p", f"Floor (real training images vs the test set): Inception FID "
                             f"{floor.get('inception_fid', float('nan')):.1f} (n={floor.get('inception_fid_n', '—')}), "
                             f"classifier FID {floor['classifier_fid']:.2f} (n={floor['n']})."))
+    header, body = endpoint_table(rows)
+    if body:
+        blocks += [("h2", "Primary endpoints"),
+                   ("p", "One endpoint per question, declared in isogen/report.py (ENDPOINTS) before the numbers: "
+                         "the difference A − B paired by seed, its mean with the 95% t-interval, the paired "
+                         "t-test's p, and p adjusted by Holm's method across this table."),
+                   ("table", header, body)]
     for title, text, keys, include in QUESTIONS:
         header, body = table(rows, keys, include)
         if body:  # a question the study has runs for

@@ -38,6 +38,7 @@ BASELINES = [
     Entry("sigreg-sphere", "sigreg-sphere", {"sigreg_target": "gauss"}),
     Entry("sigreg-sphere-exact", "sigreg-sphere", {"sigreg_target": "sphere"}),
     Entry("sigreg-gauss", "sigreg-gauss"),
+    Entry("infonce-uniform", "infonce-uniform"),
     Entry("align-uniform", "align-uniform"),
     Entry("eccentric-ae", "eccentric-ae"),
     Entry("vae", "vae"),
