@@ -302,3 +302,13 @@ def test_angle_cosines_of_the_ones_vector_and_the_prior_minimum():
     expected = sum(1 / math.sqrt(j + 1) for j in range(1, n - 1))  # the angles j < n-1 miss a = 1
     assert hyperspherical_prior_loss(batch, 1.0, 0.0).item() == pytest.approx(expected)
     assert hyperspherical_prior_loss(2 * batch, 1.0, 0.0).item() == pytest.approx(expected + 1)  # (2 sqrt n - sqrt n)^2 / n
+
+
+def test_pooling_two_identical_views_doubles_the_statistic():
+    """Why pooled views need their own null: T = N * integral |phi_N - phi|^2 w, and repeating every sample
+    keeps phi_N while doubling N. Two augmented views are correlated, so their pooled null mean lies
+    between EP's and twice it; sigreg_views=separate keeps EP's."""
+    sigreg = SIGReg(SPHERE, 8, 16)
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+    slices = sigreg.draw(torch.Generator().manual_seed(1))[0]
+    assert sigreg(torch.cat([z, z]), slices).item() == pytest.approx(2 * sigreg(z, slices).item(), rel=1e-5)

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from isogen.augment import apply_affine
 from isogen.config import make_config
 from isogen.errors import IsogenError
 from isogen.geometry import EUCLIDEAN, SPHERE
@@ -71,6 +72,19 @@ def test_infonce_uniform_adds_align_uniforms_uniformity_to_infonce():
     _, method, _ = build("infonce-uniform", uniformity_weight=0.3)
     expected = mixed["infonce"] + 0.3 * mixed["uniform"] + mixed["recon_bce"]
     assert method.total(mixed).item() == pytest.approx(expected.item())
+
+
+def test_sigreg_per_view_is_the_mean_of_each_views_statistic():
+    _, method, model = build("sigreg-sphere", sigreg_views="separate")
+    x = torch.rand(8, 1, 28, 28)
+    noise = one_step(method, model, 8)
+    terms = method.loss(model, x, noise)
+    views = apply_affine(x.repeat(2, 1, 1, 1), noise["views"])
+    h1, h2 = model.features(views).chunk(2)
+    each = [method.sigreg(h, noise["slices"]) for h in (h1, h2)]
+    assert terms["sigreg"].item() == pytest.approx((each[0] + each[1]).item() / 2, rel=1e-6)
+    pooled = method.sigreg(torch.cat([h1, h2]), noise["slices"]).item()
+    assert abs(terms["sigreg"].item() - pooled) > 1e-3 * pooled  # the option changes what is measured
 
 
 def test_hs_vae_anneals_its_weights_in_place_as_sqrt_epoch():

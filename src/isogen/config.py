@@ -51,6 +51,7 @@ class Config:
     sigreg_target: str = "gauss"  # gauss (the seed's N(0,1)) | sphere (the exact Bessel CF)
     sigreg_knots: int = 17  # K trapezoid knots on [0, sigreg_t_max]
     sigreg_t_max: float = 3.0
+    sigreg_views: str = "pooled"  # pooled: one statistic over both views' 2N embeddings | separate: per view, averaged
     # Wang-Isola align/uniform
     uniformity_t: float = 2.0
     uniformity_weight: float = 1.0  # lambda of infonce-uniform (InfoNCE + lambda * uniformity)
@@ -100,6 +101,8 @@ class Config:
              "use 'gauss' or 'sphere'")
         need(self.sigreg_knots >= 3, f"sigreg_knots={self.sigreg_knots}", "use sigreg_knots >= 3")
         need(self.sigreg_t_max > 0, f"sigreg_t_max={self.sigreg_t_max}", "use sigreg_t_max > 0")
+        need(self.sigreg_views in ("pooled", "separate"), f"sigreg_views={self.sigreg_views!r}",
+             "use pooled or separate")
         need(self.uniformity_t > 0, f"uniformity_t={self.uniformity_t}", "use uniformity_t > 0")
         need(self.uniformity_weight >= 0, f"uniformity_weight={self.uniformity_weight}", "use uniformity_weight >= 0")
         need(self.alignment_alpha > 0, f"alignment_alpha={self.alignment_alpha}", "use alignment_alpha > 0")

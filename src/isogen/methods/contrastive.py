@@ -33,7 +33,11 @@ class SIGRegSphere(InfoNCE):
         return super().noise(steps, n, generator) | {"slices": self.sigreg.draw(generator, steps)}  # (steps, D, M)
 
     def embedding_terms(self, h, noise):
-        return super().embedding_terms(h, noise) | {"sigreg": self.sigreg(h, noise["slices"], self.world)}
+        if self.config.sigreg_views == "separate":  # each view's N embeddings tested on their own, as LeJEPA
+            sigreg = sum(self.sigreg(view, noise["slices"], self.world) for view in h.chunk(2)) / 2
+        else:  # the 2N embeddings of both views pooled: pairs are correlated, so its null mean is not EP's
+            sigreg = self.sigreg(h, noise["slices"], self.world)
+        return super().embedding_terms(h, noise) | {"sigreg": sigreg}
 
 
 class SIGRegGauss(SIGRegSphere):
