@@ -58,6 +58,26 @@ def test_ep_p_values_are_uniform_under_the_null_and_tiny_for_anisotropy():
     assert ep_p_value(stretched, g, num_slices=16, null_draws=40)[1] == pytest.approx(1 / 41)
 
 
+def test_ep_null_is_cached_per_n_and_d_and_has_the_closed_form_mean(tmp_path, monkeypatch):
+    from isogen.losses.epps_pulley import sphere_cf, trapezoid_grid
+    from isogen.metrics.isotropy import ep_null
+
+    monkeypatch.setenv("ISOGEN_CACHE", str(tmp_path))
+    null = ep_null(300, 8, num_slices=16, draws=60)
+    cached = tmp_path / "ep-null" / "n300-d8-m16-k60.npy"
+    assert cached.exists() and np.array_equal(np.load(cached), null)
+    assert np.array_equal(ep_null(300, 8, num_slices=16, draws=60), null)  # read back, not redrawn
+    # for samples of the target, E[N |psi(t) - phi(t)|^2] = Var cos(tu) + Var sin(tu) = 1 - phi(t)^2 at every t
+    knots, weights = trapezoid_grid(3.0, 17)
+    expected = float((weights * (1 - sphere_cf(knots, 8) ** 2)).sum())
+    assert abs(null.mean() - expected) < 4 * null.std() / np.sqrt(60)
+    cached.write_bytes(b"damaged")
+    assert np.array_equal(ep_null(300, 8, num_slices=16, draws=60), null)  # recomputed from its own seed
+    z = torch.nn.functional.normalize(torch.randn(300, 8, generator=torch.Generator().manual_seed(4)), dim=1)
+    observed, _, null_mean = ep_p_value(z, torch.Generator().manual_seed(5), num_slices=16, null_draws=60)
+    assert null_mean == pytest.approx(null.mean()) and observed / 300 < 4 * null_mean / 300  # uniform codes
+
+
 def test_uniformity_reference_matches_uniform_samples():
     z = torch.nn.functional.normalize(torch.randn(4000, 16, generator=torch.Generator().manual_seed(2),
                                                   dtype=torch.float64), dim=1)

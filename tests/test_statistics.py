@@ -46,10 +46,10 @@ def test_the_report_states_each_declared_endpoint_with_its_interval_and_holm():
     ep = {"sigreg-sphere": [30.0, 35.0, 33.0], "infonce-uniform": [40.0, 36.0, 44.0]}
     rows = [{"group": "main", "label": label, "dim": 32, "seed": seed,
              "metrics": {"reconstruction": {"mse_per_pixel": mse[label][seed]},
-                         **({"isotropy": {"ep_statistic": ep[label][seed]}} if label in ep else {})}}
+                         **({"isotropy": {"ep_per_code": ep[label][seed]}} if label in ep else {})}}
             for label in mse for seed in range(3)] + [
             {"group": "main", "label": "infonce-uniform", "dim": 32, "seed": seed,
-             "metrics": {"isotropy": {"ep_statistic": ep["infonce-uniform"][seed]}}} for seed in range(3)] + [
+             "metrics": {"isotropy": {"ep_per_code": ep["infonce-uniform"][seed]}}} for seed in range(3)] + [
             {"group": "sensitivity:lr", "label": "infonce", "dim": 32, "seed": 0, "metrics": {}}]
     header, body = endpoint_table(rows)
     assert [line[0] for line in body] == ["Q1", "Q4"]  # no FID in these runs: Q2, Q3, Q5 have no numbers

@@ -32,9 +32,10 @@ QUESTIONS = [
      lambda row: row["label"] in ("sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae",
                                   "hs-vae")),
     ("Q4. How does SIGReg compare with the standard uniformity mechanisms?",
-     "Isotropy of the test codes (EP statistic against the exact sphere marginal, p-value from uniform draws "
-     "of the same size), next to generation and representation.",
-     ["ep", "ep_p", "spread", "rank", "mrl", "unif", "align", "fid_prior", "probe"], None),
+     "Isotropy of the test codes: the EP statistic T against the exact sphere marginal, as T/N (a distance "
+     "comparable across N) next to the same for truly uniform codes of the same N and D (their mean over the "
+     "cached null draws), then spectrum, uniformity and alignment, next to generation and representation.",
+     ["ep_n", "ep_null_n", "spread", "rank", "mrl", "unif", "align", "fid_prior", "probe"], None),
     ("Q5. Is isotropy enough to replace a learned code generator?",
      "Decoding the prior (uniform sphere or N(0, I)), a learned code generator (RCG's representation model: "
      "a flow-matching residual MLP fitted to the training codes) and real training codes (the oracle), with "
@@ -51,7 +52,7 @@ ENDPOINTS = [
     ("Q1", "mse", "sigreg-sphere", "infonce"),
     ("Q2", "fid_prior", "sigreg-sphere", "infonce"),
     ("Q3", "fid_prior", "sigreg-sphere", "sigreg-gauss"),
-    ("Q4", "ep", "sigreg-sphere", "infonce-uniform"),
+    ("Q4", "ep_n", "sigreg-sphere", "infonce-uniform"),
     ("Q5", "fid_gap", "sigreg-sphere-flow", "infonce-flow"),
 ]
 
