@@ -54,7 +54,8 @@ def test_ep_p_values_are_uniform_under_the_null_and_tiny_for_anisotropy():
     p_values = [ep_p_value(torch.nn.functional.normalize(torch.randn(200, 6, generator=g), dim=1), g,
                            num_slices=16, null_draws=40)[1] for _ in range(60)]
     assert stats.kstest(p_values, "uniform").pvalue > 0.01
-    stretched = torch.nn.functional.normalize(torch.randn(200, 6, generator=g) * torch.tensor([4.0, 1, 1, 1, 1, 0.3]), dim=1)
+    scales = torch.tensor([4.0, 1, 1, 1, 1, 0.3])
+    stretched = torch.nn.functional.normalize(torch.randn(200, 6, generator=g) * scales, dim=1)
     assert ep_p_value(stretched, g, num_slices=16, null_draws=40)[1] == pytest.approx(1 / 41)
 
 
