@@ -103,3 +103,42 @@ def test_samplers_are_fitted_once_saved_and_loaded_by_later_commands(tmp_path, m
     for name in ("matched", "gmm"):
         draw = lambda s: s.sample(20, torch.Generator().manual_seed(1))  # noqa: E731
         assert torch.equal(draw(loaded[name]), draw(refit[name])), name  # saved = fitted on the same codes
+
+
+@pytest.mark.parametrize("method", ["sigreg-sphere", "vae"])
+def test_the_decoder_stage_trains_the_decoder_alone_on_the_frozen_encoder(tmp_path, mnist, method):
+    train(smoke(method=method, epochs=2), tmp_path / "one", progress=False, data=mnist, pictures=False)
+    train(smoke(method=method, epochs=2, decoder_epochs=2), tmp_path / "two", progress=False, data=mnist,
+          pictures=False)
+    one, two = load_checkpoint(tmp_path / "one")["model"], load_checkpoint(tmp_path / "two")["model"]
+    encoder = [k for k in one if k.startswith("encoder.")]
+    assert encoder and all(torch.equal(one[k], two[k]) for k in encoder)  # weights and BatchNorm moments
+    assert any(not torch.equal(one[k], two[k]) for k in one if k.startswith("decoder."))
+    log_one, log_two = read_jsonl(tmp_path / "one" / "log.jsonl"), read_jsonl(tmp_path / "two" / "log.jsonl")
+    assert without_timing(log_two[:2]) == without_timing(log_one)  # the encoder's stage is the one-stage run
+    assert [r.get("stage") for r in log_two] == [None, None, "decoder", "decoder"]
+    assert set(log_two[2]) - TIMING == {"epoch", "step", "stage", "lr", "loss", "recon_bce"}  # the decoder's term
+    assert log_two[-1]["recon_bce"] < log_two[1]["recon_bce"]
+
+
+@pytest.mark.parametrize("killed_after", [2, 3])  # at the end of the encoder's stage; inside the decoder's
+def test_a_two_stage_run_resumes_bit_for_bit(tmp_path, mnist, monkeypatch, killed_after):
+    config = smoke(epochs=2, decoder_epochs=2)
+    train(config, tmp_path / "unbroken", progress=False, data=mnist, pictures=False)
+    calls, write_jsonl = [], train_module.write_jsonl
+
+    def die(path, records):
+        calls.append(path)
+        write_jsonl(path, records)
+        if len(calls) == killed_after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "write_jsonl", die)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "broken", progress=False, data=mnist, pictures=False)
+    monkeypatch.setattr(train_module, "write_jsonl", write_jsonl)
+    assert load_checkpoint(tmp_path / "broken")["epoch"] == killed_after
+    train(config, tmp_path / "broken", resume=True, progress=False, data=mnist, pictures=False)
+    a, b = load_checkpoint(tmp_path / "unbroken"), load_checkpoint(tmp_path / "broken")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert without_timing(a["log"]) == without_timing(b["log"]) and b["stage"] == "decoder"

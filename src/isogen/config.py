@@ -27,6 +27,7 @@ class Config:
     train_subset: int = 0  # use the first N training images; 0 = all 60k
     # optimisation
     epochs: int = 10
+    decoder_epochs: int = 0  # then the encoder is frozen and the decoder alone trains on its codes
     batch_size: int = 512  # N images per step (2N views for contrastive methods)
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -87,6 +88,7 @@ class Config:
 
         need(self.embed_dim >= 3, f"embed_dim={self.embed_dim}", "use embed_dim >= 3")
         need(self.epochs >= 1, f"epochs={self.epochs}", "use epochs >= 1")
+        need(self.decoder_epochs >= 0, f"decoder_epochs={self.decoder_epochs}", "use decoder_epochs >= 0")
         need(self.batch_size >= 2, f"batch_size={self.batch_size}", "use batch_size >= 2")
         need(self.train_subset >= 0, f"train_subset={self.train_subset}", "use 0 (all) or a positive count")
         need(self.lr > 0, f"lr={self.lr}", "use a positive learning rate")
@@ -133,6 +135,11 @@ class Config:
         need(self.precision in ("bf16", "fp32"), f"precision={self.precision!r}", "use 'bf16' or 'fp32'")
         need(self.dataset in DATASETS, f"dataset={self.dataset!r}", f"use one of {', '.join(DATASETS)}")
         return self
+
+    @property
+    def total_epochs(self) -> int:
+        """The encoder's epochs, then the decoder's alone."""
+        return self.epochs + self.decoder_epochs
 
     def sampler_names(self) -> list[str]:
         """The names in `samplers` (empty: the method decides)."""

@@ -45,12 +45,14 @@ class Engine:
     `end_epoch()` -> the epoch's (steps, T) loss terms on the CPU (the one sync of the epoch)."""
 
     def __init__(self, method: Method, model: LatentModel, images: torch.Tensor, config: Config,
-                 world: Single = SINGLE):
+                 world: Single = SINGLE, stage: str = "encoder"):
         self.method, self.model, self.images, self.config = method, model, images, config  # images (n, 28, 28) uint8
-        self.world = world
+        self.world, self.stage = world, stage
         self.device = images.device
         self.steps_per_epoch = len(images) // config.batch_size
-        self.total_steps = config.epochs * self.steps_per_epoch
+        # a stage: the encoder's epochs [0, epochs), then the decoder's alone [epochs, total_epochs)
+        self.first_epoch = 0 if stage == "encoder" else config.epochs
+        self.total_steps = (config.epochs if stage == "encoder" else config.decoder_epochs) * self.steps_per_epoch
         cuda = self.device.type == "cuda"
         self.autocast = cuda and config.precision == "bf16"
         self.graphed = cuda and config.cuda_graph and world.size == 1
@@ -58,7 +60,8 @@ class Engine:
         self.schedule = torch.tensor([learning_rate(s, config, self.total_steps) for s in range(self.total_steps)],
                                      dtype=torch.float32, device=self.device)  # (total_steps,)
         self.lr = self.schedule[0].clone()  # 0-d; the fused AdamW reads it on the device
-        self.trained = [p for p in model.parameters() if p.requires_grad]  # not an EMA copy
+        trained_part = model if stage == "encoder" else model.decoder
+        self.trained = [p for p in trained_part.parameters() if p.requires_grad]  # not an EMA copy
         self.optimizer = torch.optim.AdamW(self.trained, lr=self.lr, weight_decay=config.weight_decay,
                                            fused=True, capturable=self.graphed)
         self.global_step = torch.zeros((), dtype=torch.long, device=self.device)
@@ -73,12 +76,13 @@ class Engine:
         self.eager_steps = 0
 
     def load(self, checkpoint: dict) -> None:
-        """Continue from a checkpoint written at an epoch boundary."""
+        """Continue from a checkpoint written at an epoch boundary (of this stage, or the end of the last)."""
         self.model.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        for group in self.optimizer.param_groups:  # the saved group carries its own lr tensor and flags
-            group.update(lr=self.lr, fused=True, foreach=None, capturable=self.graphed)
-        self.global_step.fill_(checkpoint["epoch"] * self.steps_per_epoch)
+        if checkpoint.get("stage", "encoder") == self.stage:  # else this stage starts with a fresh optimiser
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            for group in self.optimizer.param_groups:  # the saved group carries its own lr tensor and flags
+                group.update(lr=self.lr, fused=True, foreach=None, capturable=self.graphed)
+            self.global_step.fill_((checkpoint["epoch"] - self.first_epoch) * self.steps_per_epoch)
 
     def begin_epoch(self, epoch: int) -> None:
         """Fill the static buffers with epoch `epoch`'s permutation and randomness, drawn from the
@@ -96,7 +100,7 @@ class Engine:
             else:
                 self.noise[name] = value
         self.epoch_step.zero_()
-        self.model.train()
+        self.method.train_modes(self.model)
         if self.stream is not None:  # the run's stream steps only after these buffers are filled
             self.stream.wait_stream(torch.cuda.current_stream(self.device))
 

@@ -144,7 +144,7 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
             epochs = sorted(run.epoch for _, run in active)
             bar.set_postfix_str(f"{len(active)} training, epoch {epochs[0]}"
                                 + (f"-{epochs[-1]}" if epochs[-1] != epochs[0] else "")
-                                + f" of {max(run.config.epochs for _, run in active)}")
+                                + f" of {max(run.config.total_epochs for _, run in active)}")
     bar.close()
 
 

@@ -122,7 +122,8 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, options: EvalOptions
         images = data.training_split(config.train_subset)[0].to(device)
         speedup = concurrent * per_step[common] / seconds_per_round(engines(config, images, concurrent))
         lines.append(f"  {concurrent} runs interleaved: {speedup:.2f}x the throughput of one")
-    train_s = sum(j.config.epochs * (len(data.training_split(j.config.train_subset)[0]) // j.config.batch_size)
+    # decoder-only epochs counted at the full step's time: an upper bound
+    train_s = sum(j.config.total_epochs * (len(data.training_split(j.config.train_subset)[0]) // j.config.batch_size)
                   * per_step[shape_of(j.config)] for j in jobs) / speedup
     per_image = 0.0
     if options.fid_samples != 0:

@@ -19,7 +19,7 @@ from .engine import Engine
 from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
 from .memory import check_fits
-from .methods import make_method
+from .methods import DecoderStage, make_method
 from .runs import CHECKPOINT, SAMPLERS, environment, load_checkpoint, resolve_device, save_samplers
 from .sample import fit_samplers, write_run_pictures
 
@@ -61,12 +61,12 @@ class Run:
         self.model = self.method.build_model().to(self.device, memory_format=memory_format)
         self.method.to(self.device)
         world.prepare(self.model)  # before the optimiser: BatchNorm layers may be replaced
-        # (n, 28, 28) uint8, resident on the device for the whole run
-        self.engine = Engine(self.method, self.model, self.train_images.to(self.device), config, world)
+        self.device_images = self.train_images.to(self.device)  # (n, 28, 28) uint8, resident for the whole run
+        self.engine = self.stage_engine()
         if checkpoint:
             self.engine.load(checkpoint)
             if not self.done:
-                print(f"resuming {self.run_dir} at epoch {self.epoch}/{config.epochs}")
+                print(f"resuming {self.run_dir} at epoch {self.epoch}/{config.total_epochs}")
         world.broadcast(self.model)
         if world.rank == 0:  # one writer: rank 0 owns the run folder
             if not checkpoint:
@@ -84,9 +84,17 @@ class Run:
         write_json(self.run_dir / "config.json", self.config.to_dict())
         write_json(self.run_dir / "environment.json", environment(self.device) | {"processes": self.world.size})
 
+    def stage_engine(self) -> Engine:
+        """The engine of the stage the run is in: encoder and decoder together for `epochs`, then (with
+        decoder_epochs) the decoder alone on the frozen encoder's codes, with its own optimiser and schedule."""
+        if self.epoch >= self.config.epochs and self.config.decoder_epochs:
+            return Engine(DecoderStage(self.method), self.model, self.device_images, self.config, self.world,
+                          stage="decoder")
+        return Engine(self.method, self.model, self.device_images, self.config, self.world)
+
     @property
     def done(self) -> bool:
-        return self.epoch >= self.config.epochs
+        return self.epoch >= self.config.total_epochs
 
     @property
     def steps_per_epoch(self) -> int:
@@ -115,17 +123,20 @@ class Run:
                                 "fp32 (precision=fp32)")
         seconds = time.perf_counter() - self.started
         self.epoch += 1
-        last_step = self.epoch * steps - 1
-        record = {"epoch": self.epoch, "step": self.epoch * steps, "lr": float(self.engine.schedule[last_step]),
+        last_step = (self.epoch - self.engine.first_epoch) * steps - 1  # in this stage's schedule
+        stage = {"stage": "decoder"} if self.engine.stage == "decoder" else {}
+        record = {"epoch": self.epoch, "step": self.epoch * steps, **stage, "lr": float(self.engine.schedule[last_step]),
                   **dict(zip(names, terms.mean(0).tolist())),
                   "seconds": round(seconds, 3), "images_per_s": round(steps * c.batch_size / seconds, 1)}
         self.log.append(record)
         if (self.epoch % c.checkpoint_every == 0 or self.done) and self.world.rank == 0:
             save_torch(self.run_dir / CHECKPOINT, {
                 "config": c.to_dict(), "epoch": self.epoch, "log": self.log, "model": self.model.state_dict(),
-                "optimizer": self.engine.optimizer.state_dict()})
+                "optimizer": self.engine.optimizer.state_dict(), "stage": self.engine.stage})
             write_jsonl(self.run_dir / "log.jsonl", self.log)  # after the checkpoint: it never runs ahead of it
             self.saved_epoch = self.epoch
+        if self.epoch == c.epochs and c.decoder_epochs:  # the encoder's stage is over: the decoder's begins
+            self.engine = self.stage_engine()
         return record
 
     def finish(self, pictures: bool = True) -> None:
@@ -151,11 +162,12 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
         return run.log[-1]
     while not run.done:
         run.begin_epoch()
-        for _ in tqdm(range(run.steps_per_epoch), desc=f"epoch {run.epoch + 1}/{config.epochs}",
+        for _ in tqdm(range(run.steps_per_epoch), desc=f"epoch {run.epoch + 1}/{config.total_epochs}",
                       disable=not progress, leave=False, dynamic_ncols=True):
             run.step()
         record = run.end_epoch()
-        print(f"epoch {record['epoch']}: " + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
+        print(f"epoch {record['epoch']}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                                                    for k, v in record.items() if k != "epoch"))
     run.finish(pictures)
     return run.log[-1]
 

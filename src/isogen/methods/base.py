@@ -83,6 +83,10 @@ class Method(nn.Module):
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.weights.total(terms)
 
+    def train_modes(self, model: LatentModel) -> None:
+        """Put the model in training mode for an epoch (a stage with a frozen part keeps that part in eval)."""
+        model.train()
+
     def samplers(self) -> dict[str, Sampler]:
         """Unfitted samplers of this run's codes, by name."""
         return build_samplers(self.config, self.geometry, self.sampler_names)
@@ -127,3 +131,27 @@ class Autoencoder(Method):
     def loss(self, model, x, noise):
         z, terms = self.regularize(model.features(x), noise)
         return terms | model.decoder.loss(z, x, noise)
+
+
+class DecoderStage(Method):
+    """The second stage of a two-stage run (config.decoder_epochs): the trained encoder is frozen (eval mode,
+    no gradient) and the decoder alone learns to decode its codes of clean images, by its own loss. The
+    code is `encode(x)`, the one evaluation decodes (a VAE's posterior mean), for every method alike, so
+    Question 1 compares codes rather than how long each decoder trained beside a moving encoder."""
+
+    def __init__(self, method: Method):
+        nn.Module.__init__(self)  # not Method's: the samplers and weights are the trained method's
+        self.config, self.world, self.weights = method.config, method.world, LossWeights()
+        self.sampler_names, self.geometry = method.sampler_names, method.geometry
+
+    def epoch_noise(self, model, steps, n, generator):
+        return model.decoder.noise(steps, n, generator)
+
+    def loss(self, model, x, noise):
+        with torch.no_grad():
+            z = model.encode(x)  # (N, D)
+        return model.decoder.loss(z, x, noise)
+
+    def train_modes(self, model):
+        model.train()
+        model.encoder.eval()  # BatchNorm keeps its trained running moments
