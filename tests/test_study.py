@@ -22,7 +22,9 @@ def test_presets_validate_and_cover_every_method():
 
     for name in STUDIES:
         spec = load_spec(name)
-        expected = {"sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss"} if name == "study-q5" else set(METHODS)
+        expected = {"study-q5": {"sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss"},
+                    "study-probe": {"infonce", "sigreg-sphere", "ae-gmm"},
+                    "study-literature": {"vae", "ae-gmm"}}.get(name, set(METHODS))
         assert {e.method for e in spec.entries} == expected
     # 11 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
     assert len(load_spec("study-full").runs()) == 11 * 3 * 3 + 6

@@ -54,6 +54,9 @@ Q5_ENTRIES = [Entry(f"{label}{suffix}", method, {**overrides, "samplers": "prior
                                                ("sigreg-gauss", "sigreg-gauss", {})]
               for suffix, decoder in [("", {}), ("-flow", {"decoder": "flow"})]]
 SENSITIVITY = {"sigreg_weight": [0.02, 0.1, 0.5], "sigreg_slices": [32, 128], "temperature": [0.1, 0.2, 0.5]}
+# Where do the answers stop moving? The encoder's budget in epochs, each its own run (the learning-rate
+# schedule depends on it), then the same decoder-only epochs for all.
+PROBE_METHODS, PROBE_EPOCHS = ("infonce", "sigreg-sphere", "ae-gmm"), (5, 10, 20, 40, 80)
 
 
 @dataclass
@@ -184,6 +187,14 @@ STUDIES = {
     "study-small-seeds": _small("study-small-seeds", seeds=[0, 1, 2], sensitivity={}),
     # One GPU: the whole grid, 3 seeds, full data, 10k-sample Inception FID.
     "study-full": StudySpec(name="study-full", preset="full", dims=[32, 64, 128], seeds=[0, 1, 2]),
+    # One GPU, first: the convergence probe (seed 0, D=64), whose plateau fixes the encoder's budget.
+    "study-probe": StudySpec(name="study-probe", preset="full", overrides={"decoder_epochs": 20},
+                             entries=[Entry(f"{m}-e{e}", m, {"epochs": e}) for m in PROBE_METHODS for e in PROBE_EPOCHS],
+                             dims=[64], seeds=[0], sensitivity={}),
+    # One GPU: the baselines beside the literature (Ghosh et al. 2020, Table 1: MNIST, D=16, FID at n=10k).
+    "study-literature": StudySpec(name="study-literature", preset="full", overrides={"decoder_epochs": 20},
+                                  entries=[Entry("vae", "vae"), Entry("ae-gmm", "ae-gmm")], dims=[16],
+                                  seeds=[0, 1, 2], sensitivity={}),
     # One GPU, Question 5: 8 entries at D=64 over 3 seeds.
     "study-q5": StudySpec(name="study-q5", preset="full", entries=[dataclasses.replace(e) for e in Q5_ENTRIES],
                           dims=[64], seeds=[0, 1, 2], sensitivity={}),
