@@ -189,7 +189,8 @@ STUDIES = {
     "study-full": StudySpec(name="study-full", preset="full", dims=[32, 64, 128], seeds=[0, 1, 2]),
     # One GPU, first: the convergence probe (seed 0, D=64), whose plateau fixes the encoder's budget.
     "study-probe": StudySpec(name="study-probe", preset="full", overrides={"decoder_epochs": 20},
-                             entries=[Entry(f"{m}-e{e}", m, {"epochs": e}) for m in PROBE_METHODS for e in PROBE_EPOCHS],
+                             entries=[Entry(f"{method}-e{epochs}", method, {"epochs": epochs})
+                                      for method in PROBE_METHODS for epochs in PROBE_EPOCHS],
                              dims=[64], seeds=[0], sensitivity={}),
     # One GPU: the baselines beside the literature (Ghosh et al. 2020, Table 1: MNIST, D=16, FID at n=10k).
     "study-literature": StudySpec(name="study-literature", preset="full", overrides={"decoder_epochs": 20},
