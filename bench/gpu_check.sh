@@ -8,6 +8,8 @@
 #                                    # sampler, full preset, trained (timed) and evaluated at n = 10k
 #   bash bench/gpu_check.sh study    # isogen study study-full, stopped at 9.5 min; run again to continue
 #   bash bench/gpu_check.sh q5       # isogen study study-q5 (Question 5), likewise
+#   bash bench/gpu_check.sh probe    # isogen study study-probe (issue 15's convergence probe), likewise
+#   bash bench/gpu_check.sh literature  # isogen study study-literature (vae, ae-gmm at D=16), likewise
 #
 # Beside the working tree it needs what `bash ../shared/tools/gpu-bundle.sh .gpu flow-matching` writes
 # (git-ignored): .gpu/mnist/ (IDX files), .gpu/wheels/ (flow-matching, pure Python; the machine has
@@ -71,13 +73,13 @@ elif [ "$stage" = flow ]; then
   grep -h "oracle\|generation\[" /tmp/eval-flow.log >> "$out/summary.txt"
   cp /tmp/isogen-flow/figures/draws.png /tmp/isogen-flow/figures/samples-prior.png /tmp/isogen-flow/interpolations.png \
     "$out/" 2>/dev/null
-elif [ "$stage" = study ] || [ "$stage" = q5 ]; then
-  name=$([ "$stage" = study ] && echo study-full || echo study-q5)
+elif [ "$stage" = study ] || [ "$stage" = q5 ] || [ "$stage" = probe ] || [ "$stage" = literature ]; then
+  name=$(case "$stage" in study) echo study-full ;; *) echo "study-$stage" ;; esac)
   run study timeout 570 python3 -m isogen study "$name" --device cuda --out "/tmp/isogen-$name"
   tail -5 /tmp/study.log >> "$out/summary.txt"
   ls "/tmp/isogen-$name"/runs/*/metrics.json 2>/dev/null | wc -l | sed 's/^/runs evaluated: /' >> "$out/summary.txt"
   cp "/tmp/isogen-$name/report/report.md" "/tmp/isogen-$name/timings.jsonl" "$out/" 2>/dev/null
 else
-  echo "usage: bash bench/gpu_check.sh checks|flow|study|q5"; exit 2
+  echo "usage: bash bench/gpu_check.sh checks|flow|study|q5|probe|literature"; exit 2
 fi
 echo; echo "==== summary ($stage)"; cat "$out/summary.txt"
