@@ -240,7 +240,10 @@ def cmd_explore(args) -> int:
     index = write_explorer(args.run_dirs, args.out, points=args.points, map_kind=args.map, seed=args.seed)
     print(f"explorer: open {index} in a browser")
     if args.serve is not None:
-        serve(args.out, args.serve)
+        try:
+            serve(args.out, args.serve)
+        except KeyboardInterrupt:  # Ctrl-C is how serving ends
+            print("stopped serving")
     return 0
 
 
