@@ -132,3 +132,31 @@ def test_every_method_and_encoder_exports_its_encoder(method, encoder):
     out = ReferenceEvaluator(onnx.load_from_string(graph)).run(None, {"x": x.numpy()})[0]
     np.testing.assert_allclose(out, model.encode(x).detach().numpy(), atol=2e-5)
     assert out.shape == (3, model.embed_dim)
+
+
+def test_serve_answers_and_ctrl_c_ends_it_quietly(explorer, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = site.server(tmp_path, 0)  # a free port, released at once
+    free = port.server_address[1]
+    port.server_close()
+    process = subprocess.Popen([sys.executable, "-m", "isogen", "explore", str(explorer / "deconv"), "--out",
+                                str(tmp_path / "page"), "--points", "20", "--serve", str(free)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    page = ""
+    try:
+        for _ in range(300):  # the export, then the server
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{free}/index.html", timeout=1).read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert site.MARKER in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and out.strip().endswith("stopped serving") and "Traceback" not in err
