@@ -146,7 +146,10 @@ def test_serve_answers_and_ctrl_c_ends_it_quietly(explorer, tmp_path):
     port.server_close()
     process = subprocess.Popen([sys.executable, "-m", "isogen", "explore", str(explorer / "deconv"), "--out",
                                 str(tmp_path / "page"), "--points", "20", "--serve", str(free)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # as from a terminal: a background parent (nohup, CI) may ignore SIGINT for its
+                               # children, and Python then installs no KeyboardInterrupt handler
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     page = ""
     try:
         for _ in range(300):  # the export, then the server
@@ -158,5 +161,9 @@ def test_serve_answers_and_ctrl_c_ends_it_quietly(explorer, tmp_path):
         assert site.MARKER in page
     finally:
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        try:
+            out, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     assert process.returncode == 0 and out.strip().endswith("stopped serving") and "Traceback" not in err
