@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import Config
 from ..errors import IsogenError
 from ..methods import Method
 from ..models import LatentModel
@@ -33,9 +32,7 @@ MAPS = ("pca", "tsne")
 
 @dataclass
 class RunExport:
-    name: str
-    config: Config
-    info: dict  # JSON for the page: geometry, codes, map, directions, how to decode
+    info: dict  # JSON for the page: geometry, codes, map, directions, samplers' draws, how to decode
     graphs: dict[str, bytes]  # part name -> ONNX model
 
 
@@ -159,4 +156,4 @@ def export_run(run_dir: Path, images: torch.Tensor, map_kind: str, seed: int) ->
         "mean": mean.float().tolist(), "directions": directions.float().tolist(), "spreads": spreads.float().tolist(),
         "samplers": method.sampler_names, "draws": sampler_draws(run_dir, method, model, seed),
     }
-    return RunExport(run_dir.name, config, info, graphs)
+    return RunExport(info, graphs)

@@ -240,4 +240,4 @@ function testImages(indices) {
   return out;
 }
 
-window.isogenExplorer = { ready: null, problem: null, SIDE, path, randomStream, testImages };
+window.isogenExplorer = { ready: null, problem: null };  // ui.js adds the page and its hooks
