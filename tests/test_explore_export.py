@@ -13,7 +13,7 @@ from isogen import data as data_module
 from isogen.cli import main
 from isogen.config import make_config
 from isogen.explore import site
-from isogen.explore.export import PAGE_DECODERS, Encode, map_of, onnx_graph, principal_directions
+from isogen.explore.export import PAGE_DECODERS, encoder_graph, map_of, principal_directions
 from isogen.methods import METHODS, make_method
 from isogen.runs import load_run
 
@@ -22,7 +22,7 @@ from isogen.runs import load_run
 def test_onnx_graphs_compute_what_pytorch_computes(explorer, name):
     config, _, model = load_run(explorer / name)
     graphs, decoding = PAGE_DECODERS[config.decoder](model)
-    graphs["encoder"] = onnx_graph(Encode(model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
+    graphs["encoder"] = encoder_graph(model)
     x, z, t = torch.rand(5, 1, 28, 28), torch.randn(5, config.embed_dim), torch.rand(5)  # a batch unlike the example
     expected = {"encoder": model.encode(x), "decoder": lambda: model.decoder.generate(z),
                 "velocity": lambda: model.decoder.ema(x, t, z)}
@@ -127,7 +127,7 @@ def test_fashion_runs_carry_their_class_names_and_do_not_mix_with_mnist(explorer
 def test_every_method_and_encoder_exports_its_encoder(method, encoder):
     """A VAE's page code is its posterior mean, a sphere's is normalised: the graph computes model.encode."""
     model = make_method(make_config("smoke", {"method": method, "encoder": encoder})).build_model().eval()
-    graph = onnx_graph(Encode(model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
+    graph = encoder_graph(model)
     x = torch.rand(3, 1, 28, 28)
     out = ReferenceEvaluator(onnx.load_from_string(graph)).run(None, {"x": x.numpy()})[0]
     np.testing.assert_allclose(out, model.encode(x).detach().numpy(), atol=2e-5)

@@ -55,15 +55,6 @@ def onnx_graph(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: lis
     return buffer.getvalue()
 
 
-class Encode(nn.Module):
-    def __init__(self, model: LatentModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model.encode(x)
-
-
 class Call(nn.Module):
     """A callable as a module, for tracing; `owner` holds the weights it uses, registered here so that the
     exporter makes them the graph's initializers (weights only reached through a closure are refused)."""
@@ -74,6 +65,11 @@ class Call(nn.Module):
 
     def forward(self, *args):
         return self.function(*args)
+
+
+def encoder_graph(model: LatentModel) -> bytes:
+    """x (N, 1, 28, 28) -> z (N, D): `model.encode`, the code evaluation uses (a VAE's posterior mean)."""
+    return onnx_graph(Call(model.encode, model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
 
 
 def deconv_graphs(model: LatentModel) -> tuple[dict[str, bytes], dict]:
@@ -146,7 +142,7 @@ def export_run(run_dir: Path, images: torch.Tensor, map_kind: str, seed: int) ->
                           f"it runs {', '.join(PAGE_DECODERS)} (add the decoder's graphs to PAGE_DECODERS)")
     how_to_decode = PAGE_DECODERS[config.decoder]
     graphs, decoding = how_to_decode(model)
-    graphs["encoder"] = onnx_graph(Encode(model), (torch.zeros(2, 1, 28, 28),), ["x"], ["z"])
+    graphs["encoder"] = encoder_graph(model)
     codes = encode_images(model, images)  # (N, D)
     mean, directions, spreads = principal_directions(codes, min(DIRECTIONS, config.embed_dim))
     info = {
