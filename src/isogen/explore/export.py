@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import Config
 from ..errors import IsogenError
 from ..methods import Method
 from ..models import LatentModel
-from ..runs import generator, load_run
+from ..runs import generator
 from ..sample import encode_images, run_samplers
 
 DIRECTIONS = 5  # principal directions offered as sliders
@@ -134,9 +135,11 @@ def sampler_draws(run_dir: Path, method: Method, model: LatentModel, seed: int) 
             for name, sampler in samplers.items() if name != "prior"}
 
 
-def export_run(run_dir: Path, images: torch.Tensor, map_kind: str, seed: int) -> RunExport:
-    """The run's graphs and the page's data about it, for the test digits `images` (N, 28, 28) uint8."""
-    config, method, model = load_run(run_dir, "cpu")
+def export_run(run_dir: Path, run: tuple[Config, Method, LatentModel], images: torch.Tensor, map_kind: str,
+               seed: int) -> RunExport:
+    """The run (as `runs.load_run` gives it)'s graphs and the page's data about it, for the test digits
+    `images` (N, 28, 28) uint8."""
+    config, method, model = run
     if config.decoder not in PAGE_DECODERS:
         raise IsogenError(f"{run_dir} has decoder={config.decoder}, which the explorer cannot run in a page yet; "
                           f"it runs {', '.join(PAGE_DECODERS)} (add the decoder's graphs to PAGE_DECODERS)")

@@ -27,7 +27,7 @@ import isogen
 from ..config import Config
 from ..data import CLASS_NAMES, load_dataset
 from ..errors import IsogenError
-from ..runs import CHECKPOINT, generator, load_checkpoint
+from ..runs import generator, load_run
 from .export import RunExport, b64, check_run_folder, export_run
 
 PAGE = Path(__file__).parent / "page"
@@ -66,15 +66,19 @@ def write_explorer(run_dirs: list[Path], out: Path, points: int = 2000, map_kind
         raise IsogenError(f"--points must be at least 10, got {points}")
     check_replaceable(out)
     modules = web_modules()
-    configs = [run_config(run_dir) for run_dir in run_dirs]
+    runs = []
+    for run_dir in run_dirs:
+        check_run_folder(run_dir)
+        runs.append(load_run(run_dir, "cpu"))
+    configs = [config for config, _, _ in runs]
     for run_dir, config in zip(run_dirs, configs):
         if config.dataset != configs[0].dataset:
             raise IsogenError(f"{run_dir} was trained on {config.dataset} and {run_dirs[0]} on {configs[0].dataset}; "
                               "explore runs of one data set together")
     images, labels = test_digits(configs[0], points, seed)
     exports: list[RunExport] = []
-    for run_dir in run_dirs:
-        exports.append(export_run(run_dir, images, map_kind, seed))
+    for run_dir, run in zip(run_dirs, runs):
+        exports.append(export_run(run_dir, run, images, map_kind, seed))
         print(f"exported {run_dir}")
     data = {"runs": [e.info for e in exports], "images": b64(images.numpy()), "labels": b64(labels.numpy()),
             "points": len(images), "seed": seed, "classes": CLASS_NAMES[configs[0].dataset]}
@@ -111,11 +115,6 @@ def check_replaceable(out: Path) -> None:
         return
     if not (index.is_file() and MARKER in index.read_text(errors="replace")):
         raise IsogenError(f"{out} exists and is not an isogen explorer; choose another --out (nothing was written)")
-
-
-def run_config(run_dir: Path) -> Config:
-    check_run_folder(run_dir)
-    return Config.from_dict(load_checkpoint(run_dir)["config"], source=f"{run_dir}/{CHECKPOINT}")
 
 
 def test_digits(config: Config, points: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
