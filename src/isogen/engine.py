@@ -45,14 +45,13 @@ class Engine:
     `end_epoch()` -> the epoch's (steps, T) loss terms on the CPU (the one sync of the epoch)."""
 
     def __init__(self, method: Method, model: LatentModel, images: torch.Tensor, config: Config,
-                 world: Single = SINGLE, stage: str = "encoder"):
+                 world: Single = SINGLE):
         self.method, self.model, self.images, self.config = method, model, images, config  # images (n, 28, 28) uint8
-        self.world, self.stage = world, stage
+        self.world, self.stage = world, method.stage
         self.device = images.device
         self.steps_per_epoch = len(images) // config.batch_size
-        # a stage: the encoder's epochs [0, epochs), then the decoder's alone [epochs, total_epochs)
-        self.first_epoch = 0 if stage == "encoder" else config.epochs
-        self.total_steps = (config.epochs if stage == "encoder" else config.decoder_epochs) * self.steps_per_epoch
+        self.first_epoch, epochs = method.stage_epochs()  # the schedule spans this stage's epochs
+        self.total_steps = epochs * self.steps_per_epoch
         cuda = self.device.type == "cuda"
         self.autocast = cuda and config.precision == "bf16"
         self.graphed = cuda and config.cuda_graph and world.size == 1
@@ -60,8 +59,7 @@ class Engine:
         self.schedule = torch.tensor([learning_rate(s, config, self.total_steps) for s in range(self.total_steps)],
                                      dtype=torch.float32, device=self.device)  # (total_steps,)
         self.lr = self.schedule[0].clone()  # 0-d; the fused AdamW reads it on the device
-        trained_part = model if stage == "encoder" else model.decoder
-        self.trained = [p for p in trained_part.parameters() if p.requires_grad]  # not an EMA copy
+        self.trained = [p for p in method.trained_part(model).parameters() if p.requires_grad]  # not an EMA copy
         self.optimizer = torch.optim.AdamW(self.trained, lr=self.lr, weight_decay=config.weight_decay,
                                            fused=True, capturable=self.graphed)
         self.global_step = torch.zeros((), dtype=torch.long, device=self.device)

@@ -1,8 +1,9 @@
 """Training runs into their folders: one `Run` per folder, advanced an epoch at a time.
 
 `train()` drives one run to the end (under torchrun, over all the job's processes: `isogen.distributed`);
-a study (`isogen.study`) interleaves the epochs of several runs on one device. Either way an epoch is `begin_epoch`, `step` x steps_per_epoch, `end_epoch`, and the
-epoch's loss terms reach the host once, at its end (`isogen.engine`).
+a study (`isogen.study`) interleaves the epochs of several runs on one device. Either way an epoch is
+`begin_epoch`, `step` x steps_per_epoch, `end_epoch`, and the epoch's loss terms reach the host once,
+at its end (`isogen.engine`). With `decoder_epochs` a run has two stages, each its own engine.
 """
 from __future__ import annotations
 
@@ -88,8 +89,7 @@ class Run:
         """The engine of the stage the run is in: encoder and decoder together for `epochs`, then (with
         decoder_epochs) the decoder alone on the frozen encoder's codes, with its own optimiser and schedule."""
         if self.epoch >= self.config.epochs and self.config.decoder_epochs:
-            return Engine(DecoderStage(self.method), self.model, self.device_images, self.config, self.world,
-                          stage="decoder")
+            return Engine(DecoderStage(self.method), self.model, self.device_images, self.config, self.world)
         return Engine(self.method, self.model, self.device_images, self.config, self.world)
 
     @property
@@ -124,8 +124,10 @@ class Run:
         seconds = time.perf_counter() - self.started
         self.epoch += 1
         last_step = (self.epoch - self.engine.first_epoch) * steps - 1  # in this stage's schedule
+        # a one-stage run's records stay as they were; the decoder's stage is marked
         stage = {"stage": "decoder"} if self.engine.stage == "decoder" else {}
-        record = {"epoch": self.epoch, "step": self.epoch * steps, **stage, "lr": float(self.engine.schedule[last_step]),
+        record = {"epoch": self.epoch, "step": self.epoch * steps, **stage,
+                  "lr": float(self.engine.schedule[last_step]),
                   **dict(zip(names, terms.mean(0).tolist())),
                   "seconds": round(seconds, 3), "images_per_s": round(steps * c.batch_size / seconds, 1)}
         self.log.append(record)

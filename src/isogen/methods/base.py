@@ -87,6 +87,16 @@ class Method(nn.Module):
         """Put the model in training mode for an epoch (a stage with a frozen part keeps that part in eval)."""
         model.train()
 
+    # The training stage this objective is: its name (saved with checkpoints), the part of the model it
+    # trains, and its epochs [first, first + count) of the run.
+    stage: ClassVar[str] = "encoder"
+
+    def trained_part(self, model: LatentModel) -> nn.Module:
+        return model
+
+    def stage_epochs(self) -> tuple[int, int]:
+        return 0, self.config.epochs
+
     def samplers(self) -> dict[str, Sampler]:
         """Unfitted samplers of this run's codes, by name."""
         return build_samplers(self.config, self.geometry, self.sampler_names)
@@ -155,3 +165,11 @@ class DecoderStage(Method):
     def train_modes(self, model):
         model.train()
         model.encoder.eval()  # BatchNorm keeps its trained running moments
+
+    stage = "decoder"
+
+    def trained_part(self, model):
+        return model.decoder
+
+    def stage_epochs(self):
+        return self.config.epochs, self.config.decoder_epochs
