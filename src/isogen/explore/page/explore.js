@@ -121,11 +121,11 @@ class Run {
     return out.z.data;
   }
 
-  async decode(codes, n, stale = null) {  // (n x D) -> (n x 784): the mean, or the flow's image from the page's noise
-    if (this.decoding.kind === "mean") {
+  async decode(codes, n, noise, stale = null) {  // (n x D) -> (n x 784): the mean, or the flow's image from noise
+    if (this.decoding.kind === "mean") {  // (784,): the flow's start for every image, ignored by a mean decoder
       return (await this.call("decoder", { z: new ort.Tensor("float32", codes, [n, this.dim]) }, stale)).image.data;
     }
-    return this.integrate(codes, n, stale);
+    return this.integrate(codes, n, noise, stale);
   }
 
   async velocity(x, t, codes, n, stale) {
@@ -141,13 +141,13 @@ class Run {
     return v;
   }
 
-  async integrate(codes, n, stale) {
+  async integrate(codes, n, noise, stale) {
     // The ODE from the page's noise x0 (t = 0) to the image (t = 1) on the exporter's fixed grid, with
     // torchdiffeq's fixed-grid steps: euler, midpoint, and its rk4 (the 3/8 rule).
     const d = this.decoding, h = 1 / d.steps, f = (x, t) => this.velocity(x, t, codes, n, stale);
     const axpy = (y, terms) => y.map((v, i) => terms.reduce((s, [c, k]) => s + c * k[i], v));
     let x = new Float32Array(n * PIXELS);
-    for (let i = 0; i < n; i++) x.set(page.noise, i * PIXELS);
+    for (let i = 0; i < n; i++) x.set(noise, i * PIXELS);
     for (let s = 0; s < d.steps; s++) {
       const t = s * h, k1 = await f(x, t);
       if (d.solver === "euler") {
@@ -232,12 +232,6 @@ function paint(canvas, images, count) {  // `count` images side by side on a (co
   }
   ctx.putImageData(picture, 0, 0);
   canvas.hidden = false;
-}
-
-function testImages(indices) {
-  const out = new Float32Array(indices.length * PIXELS);
-  indices.forEach((i, k) => { for (let p = 0; p < PIXELS; p++) out[k * PIXELS + p] = page.images[i * PIXELS + p] / 255; });
-  return out;
 }
 
 window.isogenExplorer = { ready: null, problem: null };  // ui.js adds the page and its hooks

@@ -175,7 +175,7 @@ async function show(run, z, source, caption) {  // decode z into the column's di
   const started = performance.now(), stale = () => token !== run.view.token;
   let image;
   try {
-    image = await run.decode(z, 1, stale);
+    image = await run.decode(z, 1, page.noise, stale);
   } catch (e) {
     if (e instanceof Stale) return;
     throw e;
@@ -215,7 +215,7 @@ async function walk() {  // the path between the picks A and B in every run, dec
   const [a, b] = page.picks;
   await Promise.all(page.runs.map(async (run) => {
     const frames = path(run, run.code(a), run.code(b), steps, mode);
-    const images = await run.decode(stack(frames), steps);
+    const images = await run.decode(stack(frames), steps, page.noise);
     paint(run.view.strip, images, steps);
     run.view.strip.title = `${mode} from A = #${a} to B = #${b}`;
     run.view.frames = images;
@@ -246,6 +246,12 @@ function gifOf(paths) {  // paths (each S images) side by side, forth and back, 
   }
   encoder.finish();
   return encoder.bytes();
+}
+
+function testImages(indices) {  // the page's test images `indices`, 784 values in [0, 1] each
+  const out = new Float32Array(indices.length * PIXELS);
+  indices.forEach((i, k) => { for (let p = 0; p < PIXELS; p++) out[k * PIXELS + p] = page.images[i * PIXELS + p] / 255; });
+  return out;
 }
 
 // ---- drawing a digit ---------------------------------------------------------------------------------
@@ -359,7 +365,7 @@ function wireControls() {
 Object.assign(window.isogenExplorer, {
   page,
   pointOnMap: (r, i) => toScreen(page.runs[r], page.runs[r].map[2 * i], page.runs[r].map[2 * i + 1]),
-  decode: async (r, z) => Array.from(await page.runs[r].decode(Float32Array.from(z), 1)),
+  decode: async (r, z) => Array.from(await page.runs[r].decode(Float32Array.from(z), 1, page.noise)),
 });
 window.isogenExplorer.ready = start().catch((e) => {
   if (!window.isogenExplorer.problem) {
