@@ -5,8 +5,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from isogen.config import make_config
-from isogen.engine import Engine, learning_rate
+from isogen.engine import Engine, learning_rate, new_model
 from isogen.methods import METHODS, make_method
+from isogen.stages import EncoderStage
 
 HOST_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.item.default,
               torch.ops.aten.nonzero.default}  # .item(), bool(), data-dependent shapes: each a sync on CUDA
@@ -29,8 +30,7 @@ def engine_for(mnist, device="cpu", **overrides):
     config = make_config("smoke", {"device": device, **{k: str(v) for k, v in overrides.items()}})
     torch.manual_seed(config.seed)
     method = make_method(config).to(device)
-    model = method.build_model().to(device)
-    return Engine(method, model, mnist.train_images[:1024].to(device), config)
+    return Engine(EncoderStage(method), new_model(method, device), mnist.train_images[:1024].to(device), config)
 
 
 def test_learning_rate_schedule():
@@ -99,6 +99,6 @@ def test_cuda_graph_replays_the_eager_step(name, mnist):
             finally:
                 torch.cuda.set_sync_debug_mode("default")
             logs.append(engine.end_epoch())
-        assert (engine.graph is not None) == graphed
+        assert (engine.runner.graph is not None) == graphed
     eager, graphed = torch.cat(logs[:3]), torch.cat(logs[3:])
     assert torch.allclose(eager, graphed, rtol=2e-2, atol=1e-3), (eager - graphed).abs().max()

@@ -8,7 +8,7 @@ from isogen.augment import apply_affine
 from isogen.config import make_config
 from isogen.errors import IsogenError
 from isogen.geometry import EUCLIDEAN, SPHERE
-from isogen.methods import METHODS, Contrastive, DecoderStage, make_method
+from isogen.methods import METHODS, Contrastive, make_method
 
 
 def build(name, **overrides):
@@ -85,22 +85,6 @@ def test_sigreg_per_view_is_the_mean_of_each_views_statistic():
     assert terms["sigreg"].item() == pytest.approx((each[0] + each[1]).item() / 2, rel=1e-6)
     pooled = method.sigreg(torch.cat([h1, h2]), noise["slices"]).item()
     assert abs(terms["sigreg"].item() - pooled) > 1e-3 * pooled  # the option changes what is measured
-
-
-@pytest.mark.parametrize("decoder", ["deconv", "flow"])
-@pytest.mark.parametrize("name", ["sigreg-sphere", "vae", "hs-vae"])
-def test_the_decoder_stage_trains_the_decoder_alone(name, decoder):
-    _, method, model = build(name, decoder=decoder)
-    stage = DecoderStage(method)
-    stage.train_modes(model)
-    assert model.decoder.training and not model.encoder.training  # BatchNorm keeps its moments
-    noise = {k: v[0] for k, v in stage.epoch_noise(model, 1, 8, torch.Generator().manual_seed(0)).items()}
-    assert set(noise) == set(model.decoder.noise(1, 8, torch.Generator()))  # no views, no slices
-    terms = stage.loss(model, torch.rand(8, 1, 28, 28), noise)
-    assert list(terms) == ["recon_bce" if decoder == "deconv" else "flow_mse"]
-    stage.total(terms).backward()
-    assert all(p.grad is None for p in model.encoder.parameters())
-    assert stage.geometry is method.geometry and stage.sampler_names == method.sampler_names
 
 
 def test_hs_vae_anneals_its_weights_in_place_as_sqrt_epoch():

@@ -2,6 +2,7 @@
 
     isogen train --preset quick --run-dir runs/quick [key=value ...]
     isogen train --resume --run-dir runs/quick
+    isogen train --from runs/quick --run-dir runs/quick-flow decoder=flow decoder_epochs=4
     torchrun --standalone --nproc_per_node 2 -m isogen train --preset full --run-dir runs/full
     isogen sample runs/quick [--sampler matched] [-n 100]
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import traceback
@@ -21,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .cluster import LAUNCHERS, SlurmOptions
-from .config import Config, make_config, parse_assignments
+from .config import DECODER_KEYS, Config, make_config, parse_assignments
 from .data import load_dataset
 from .distributed import launched_by_torchrun, world_from_environment
 from .errors import IsogenError
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="", help="quick | full | smoke (small diffs over the defaults)")
     p.add_argument("--run-dir", required=True, type=Path)
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
+    p.add_argument("--from", dest="source", type=Path, metavar="RUN",
+                   help="decode RUN's trained encoder: a new run trains only its decoder (and samplers) on RUN's "
+                        "cached codes; overrides may change only the decoder's keys")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--sweep", action="append", default=[], metavar="key=v1,v2",
@@ -125,7 +130,9 @@ def cmd_train(args) -> int:
     overrides = parse_assignments(args.overrides)
     if args.device:
         overrides["device"] = args.device
-    if args.resume and not args.preset and (args.run_dir / "config.json").exists():
+    if args.source:
+        config = config_from_source(args.source, args.run_dir, overrides, args.preset)
+    elif args.resume and not args.preset and (args.run_dir / "config.json").exists():
         saved = Config.from_dict(read_json(args.run_dir / "config.json"), source=str(args.run_dir / "config.json"))
         config = saved.with_overrides(overrides).validate()
     else:
@@ -150,6 +157,26 @@ def cmd_train(args) -> int:
               lambda job: print(f"trained {job.run_dir}"),
               lambda name, error: failures.__setitem__(name, describe_failure(error)), not args.no_progress)
     return report_failures(failures, args.run_dir)
+
+
+def config_from_source(source: Path, run_dir: Path, overrides: dict[str, str], preset: str) -> Config:
+    """The config of a run on `source`'s encoder: the source's own, with decoder-side overrides."""
+    if preset:
+        raise IsogenError("--from takes its settings from the source run; drop --preset")
+    encoder_keys = sorted(k for k in overrides if k.replace("-", "_") not in DECODER_KEYS)
+    if encoder_keys:
+        raise IsogenError(f"--from {source} keeps the source's encoder, so {encoder_keys} cannot change; only the "
+                          f"decoder's keys may: {', '.join(sorted(DECODER_KEYS - {'encoder_from'}))}")
+    path = source / "config.json"
+    if not path.exists():
+        raise IsogenError(f"{source} is not a run folder (no config.json); --from needs a trained run")
+    trained = Config.from_dict(read_json(path), source=str(path))
+    config = trained.with_overrides(overrides)
+    if not config.decoder_epochs:
+        raise IsogenError(f"{source} trained no decoder stage; say how long this run's decoder trains: "
+                          "decoder_epochs=K")
+    relative = os.path.relpath(source.resolve(), run_dir.resolve())
+    return dataclasses.replace(config, encoder_from=relative).validate()
 
 
 def sweep(items: list[str]) -> list[tuple[str, dict[str, str]]]:

@@ -28,6 +28,7 @@ class Config:
     # optimisation
     epochs: int = 10
     decoder_epochs: int = 0  # then the encoder is frozen and the decoder alone trains on its codes
+    encoder_from: str = ""  # a trained run folder (relative to this run's) whose frozen encoder this run decodes
     batch_size: int = 512  # N images per step (2N views for contrastive methods)
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -89,6 +90,9 @@ class Config:
         need(self.embed_dim >= 3, f"embed_dim={self.embed_dim}", "use embed_dim >= 3")
         need(self.epochs >= 1, f"epochs={self.epochs}", "use epochs >= 1")
         need(self.decoder_epochs >= 0, f"decoder_epochs={self.decoder_epochs}", "use decoder_epochs >= 0")
+        need(not self.encoder_from or self.decoder_epochs >= 1, f"encoder_from={self.encoder_from!r} with "
+             f"decoder_epochs={self.decoder_epochs}", "a run on another run's encoder trains its decoder: set "
+             "decoder_epochs >= 1")
         need(self.batch_size >= 2, f"batch_size={self.batch_size}", "use batch_size >= 2")
         need(self.train_subset >= 0, f"train_subset={self.train_subset}", "use 0 (all) or a positive count")
         need(self.lr > 0, f"lr={self.lr}", "use a positive learning rate")
@@ -175,6 +179,13 @@ class Config:
 
 
 DATASETS = ("mnist", "fashion-mnist")
+# What a run built on another run's encoder (encoder_from) may set differently from that run: the decoder,
+# its training and sampling, the code samplers, and where and how the run is executed. Every other key
+# describes the encoder, and must be the source's.
+DECODER_KEYS = frozenset({
+    "decoder", "decoder_width", "decoder_epochs", "encoder_from", "flow_steps", "flow_solver", "flow_guidance",
+    "flow_drop_prob", "ema_decay", "samplers", "gmm_components", "sampler_fit_steps", "code_flow_width",
+    "code_flow_depth", "device", "data_dir", "checkpoint_every", "cuda_graph", "precision", "channels_last"})
 FLOW_SOLVERS = ("euler", "midpoint", "rk4")
 
 

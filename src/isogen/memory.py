@@ -1,12 +1,13 @@
 """Will a run fit? An estimate of its memory before anything is allocated (an out-of-memory error that
 happens anyway is turned into one line by the launcher).
 
-The estimate builds the model and draws one epoch's randomness with fake tensors (shapes without
+The estimate builds the model and runs each stage's step forward with fake tensors (shapes without
 storage), so it costs milliseconds even for a configuration that would need terabytes:
     model + optimiser  4 copies of every parameter in float32 (weights, gradients, two AdamW moments)
     randomness         the epoch's pre-drawn noise (affine views, SIGReg slices, VAE noise)
-    activations        the outputs of every layer for one batch, kept for the backward pass
-    data               the uint8 training images and the epoch's permutation
+    activations        every tensor one step's forward creates, the larger stage's (an upper bound on what
+                       backward keeps: it counts SIGReg's (2N, M, K) tables and InfoNCE's logits too)
+    data               the uint8 training images, the epoch's permutation, the cached codes
 """
 from __future__ import annotations
 
@@ -14,31 +15,49 @@ from pathlib import Path
 
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from .config import Config
 from .errors import IsogenError
 from .methods import make_method
+from .stages import DecoderStage, EncoderStage
 
 GIB = 2**30
 HEADROOM = 0.9  # plan to use at most this share of the free memory
 
 
+class CreatedBytes(TorchDispatchMode):
+    """Adds up the bytes of every tensor the operators under it return."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.total += sum(t.numel() * t.element_size() for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor))
+        return out
+
+
 def estimate_bytes(config: Config, n_train: int) -> dict[str, int]:
     """The parts of a training run's memory, in bytes (see the module docstring)."""
-    n, steps = config.batch_size, n_train // config.batch_size
+    n, steps, codes = config.batch_size, n_train // config.batch_size, n_train * config.embed_dim * 4
     with FakeTensorMode():
         method = make_method(config)
         model = method.build_model()
-        noise = method.epoch_noise(model, steps, n, torch.Generator())
-        outputs: list[int] = []
-        hooks = [m.register_forward_hook(lambda m, i, o: outputs.append(o.numel() * o.element_size()))
-                 for m in model.modules() if not list(m.children())]
-        method.loss(model, torch.zeros(n, 1, 28, 28), {k: v[0] for k, v in noise.items()})
-        for hook in hooks:
-            hook.remove()
-    return {"model + optimiser": 16 * sum(p.numel() for p in model.parameters()),
-            "randomness": sum(v.numel() * v.element_size() for v in noise.values()),
-            "activations": sum(outputs), "data": n_train * (28 * 28 + 8)}
+        stages = [] if config.encoder_from else [EncoderStage(method)]  # a run on another's encoder decodes only
+        if config.decoder_epochs:
+            stages.append(DecoderStage(method, torch.zeros(n_train, config.embed_dim)))
+        randomness, activations = 0, 0
+        for stage in stages:
+            noise = stage.noise(model, steps, n, torch.Generator())
+            with CreatedBytes() as created:
+                stage.loss(model, torch.zeros(n, 1, 28, 28), torch.arange(n), {k: v[0] for k, v in noise.items()})
+            randomness = max(randomness, sum(v.numel() * v.element_size() for v in noise.values()))
+            activations = max(activations, created.total)
+    return {"model + optimiser": 16 * sum(p.numel() for p in model.parameters()), "randomness": randomness,
+            "activations": activations, "data": n_train * (28 * 28 + 8) + (codes if config.decoder_epochs else 0)}
 
 
 def free_bytes(device: torch.device) -> int:

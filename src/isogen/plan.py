@@ -18,13 +18,15 @@ import torch
 
 from .config import Config
 from .data import as_float
-from .engine import CAPTURE_AFTER, Engine
+from .cuda_graph import CAPTURE_AFTER
+from .engine import Engine, new_model
 from .launcher import Job, dataset_for
 from .methods import make_method
 from .metrics.evaluate import EvalOptions
 from .metrics.inception import InceptionFeatures
 from .models import DECODERS
 from .runs import environment
+from .stages import EncoderStage
 
 OTHER_EVAL_S = {"cpu": 45.0, "cuda": 5.0}
 TIMED_STEPS = 4
@@ -48,7 +50,7 @@ def engines(config: Config, images: torch.Tensor, count: int) -> list[Engine]:
     out = []
     for _ in range(count):
         method = make_method(config).to(images.device)
-        out.append(Engine(method, method.build_model().to(images.device), images, config))
+        out.append(Engine(EncoderStage(method), new_model(method, images.device), images, config))
     return out
 
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -71,6 +72,12 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def encoder_folder(run_dir: Path, config: Config) -> Path:
+    """The run folder that trained this run's encoder: its own, or config.encoder_from (relative to it;
+    normalised as text, so that the run's own folder need not exist yet)."""
+    return Path(os.path.normpath(Path(run_dir) / config.encoder_from)) if config.encoder_from else Path(run_dir)
 
 
 def load_checkpoint(run_dir: Path) -> dict:

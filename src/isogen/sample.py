@@ -7,20 +7,13 @@ from pathlib import Path
 import torch
 
 from . import figures
+from .codes import encode_images
 from .config import Config
 from .data import Dataset, as_float, load_dataset
 from .methods import Method
 from .models import LatentModel
 from .runs import generator, load_samplers, save_samplers
 from .samplers import Sampler
-
-
-@torch.no_grad()
-def encode_images(model: LatentModel, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """(N, 28, 28) uint8 -> codes (N, D), deterministic (the posterior mean for VAEs)."""
-    device = next(model.parameters()).device
-    return torch.cat([model.encode(as_float(images[i:i + batch_size].to(device))).float()
-                      for i in range(0, len(images), batch_size)])
 
 
 @torch.no_grad()
@@ -33,9 +26,8 @@ def decode_codes(model: LatentModel, z: torch.Tensor, generator: torch.Generator
                       for i in range(0, len(z), batch_size)])
 
 
-def fit_samplers(method: Method, model: LatentModel, train_images: torch.Tensor) -> dict[str, Sampler]:
-    """The method's samplers fitted to the codes of `train_images`, on the model's device."""
-    codes = encode_images(model, train_images)  # (N, D)
+def fit_samplers(method: Method, codes: torch.Tensor) -> dict[str, Sampler]:
+    """The method's samplers fitted to the training codes (N, D), on their device."""
     c = method.config
     return {name: sampler.fit(codes, codes.device, generator(torch.device("cpu"), c.seed, f"fit-{name}"),
                               c.sampler_fit_steps)
@@ -50,7 +42,7 @@ def run_samplers(run_dir: Path, method: Method, model: LatentModel, data: Datase
     if samplers is None:
         c = method.config
         data = data or load_dataset(c.dataset, c.data_dir)
-        samplers = fit_samplers(method, model, data.training_split(c.train_subset)[0])
+        samplers = fit_samplers(method, encode_images(model, data.training_split(c.train_subset)[0]))
         save_samplers(run_dir, samplers)
     return samplers
 

@@ -13,16 +13,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .config import Config
+from .codes import cached_codes, encoder_digest
+from .config import DECODER_KEYS, Config
 from .data import Dataset, load_dataset
 from .distributed import SINGLE, Single
-from .engine import Engine
+from .engine import Engine, new_model
 from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
 from .memory import check_fits
-from .methods import DecoderStage, make_method
-from .runs import CHECKPOINT, SAMPLERS, environment, load_checkpoint, resolve_device, save_samplers
+from .methods import make_method
+from .runs import CHECKPOINT, SAMPLERS, encoder_folder, environment, load_checkpoint, resolve_device, save_samplers
 from .sample import fit_samplers, write_run_pictures
+from .stages import DecoderStage, EncoderStage
 
 # Keys that may differ between the run that wrote a checkpoint and the one resuming it.
 RESUMABLE_DIFFERENCES = {"device", "data_dir", "checkpoint_every", "cuda_graph"}
@@ -46,8 +48,12 @@ class Run:
         self.method.world = world
         self.device = world.device(resolve_device(config.device))
         checkpoint = check_run_folder(self.run_dir, config, resume)
+        self.encoder_dir = encoder_folder(self.run_dir, config)
+        source = check_source(self.run_dir, config) if config.encoder_from and not checkpoint else None
         self.log: list[dict] = checkpoint["log"] if checkpoint else []
-        self.epoch = self.saved_epoch = checkpoint["epoch"] if checkpoint else 0
+        self.saved_epoch = checkpoint["epoch"] if checkpoint else 0
+        # a run on another run's encoder starts where that encoder's training ended: at its decoder stage
+        self.epoch = checkpoint["epoch"] if checkpoint else config.epochs if source else 0
         self.finished = self.done and (self.run_dir / SAMPLERS).exists()  # trained, samplers fitted and saved
         if self.finished:
             return
@@ -58,10 +64,13 @@ class Run:
                               "training images; use a smaller batch_size or more data")
         check_fits(config, len(self.train_images), self.device)
         torch.manual_seed(config.seed)  # the initial weights
-        memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        self.model = self.method.build_model().to(self.device, memory_format=memory_format)
+        self.model = new_model(self.method, self.device)
         self.method.to(self.device)
         world.prepare(self.model)  # before the optimiser: BatchNorm layers may be replaced
+        if checkpoint:
+            self.model.load_state_dict(checkpoint["model"])
+        elif source:
+            self.model.load_state_dict(source_weights(self.model, source, self.method.decoder_in_objective))
         self.device_images = self.train_images.to(self.device)  # (n, 28, 28) uint8, resident for the whole run
         self.engine = self.stage_engine()
         if checkpoint:
@@ -83,14 +92,24 @@ class Run:
         except OSError as e:
             raise IsogenError(f"cannot create {self.run_dir}: {e.strerror}; choose a writable --run-dir") from e
         write_json(self.run_dir / "config.json", self.config.to_dict())
-        write_json(self.run_dir / "environment.json", environment(self.device) | {"processes": self.world.size})
+        provenance = {"encoder": {"run": self.config.encoder_from, "encoder_sha256": encoder_digest(self.model)}
+                      } if self.config.encoder_from else {}
+        write_json(self.run_dir / "environment.json", environment(self.device) | {"processes": self.world.size}
+                   | provenance)
+
+    def codes(self) -> dict[str, torch.Tensor]:
+        """The frozen encoder's codes of the training split and the test set, cached in the encoder's folder."""
+        return cached_codes(self.encoder_dir, self.model, self.train_images, self.data.test_images,
+                            write=self.world.rank == 0)
 
     def stage_engine(self) -> Engine:
-        """The engine of the stage the run is in: encoder and decoder together for `epochs`, then (with
+        """The engine of the stage the run is in (isogen.stages): the method for `epochs`, then (with
         decoder_epochs) the decoder alone on the frozen encoder's codes, with its own optimiser and schedule."""
         if self.epoch >= self.config.epochs and self.config.decoder_epochs:
-            return Engine(DecoderStage(self.method), self.model, self.device_images, self.config, self.world)
-        return Engine(self.method, self.model, self.device_images, self.config, self.world)
+            stage = DecoderStage(self.method, self.codes()["train"])
+        else:
+            stage = EncoderStage(self.method)
+        return Engine(stage, self.model, self.device_images, self.config, self.world)
 
     @property
     def done(self) -> bool:
@@ -125,7 +144,7 @@ class Run:
         self.epoch += 1
         last_step = (self.epoch - self.engine.first_epoch) * steps - 1  # in this stage's schedule
         # a one-stage run's records stay as they were; the decoder's stage is marked
-        stage = {"stage": "decoder"} if self.engine.stage == "decoder" else {}
+        stage = {"stage": "decoder"} if self.engine.stage.name == "decoder" else {}
         record = {"epoch": self.epoch, "step": self.epoch * steps, **stage,
                   "lr": float(self.engine.schedule[last_step]),
                   **dict(zip(names, terms.mean(0).tolist())),
@@ -134,7 +153,7 @@ class Run:
         if (self.epoch % c.checkpoint_every == 0 or self.done) and self.world.rank == 0:
             save_torch(self.run_dir / CHECKPOINT, {
                 "config": c.to_dict(), "epoch": self.epoch, "log": self.log, "model": self.model.state_dict(),
-                "optimizer": self.engine.optimizer.state_dict(), "stage": self.engine.stage})
+                "optimizer": self.engine.optimizer.state_dict(), "stage": self.engine.stage.name})
             write_jsonl(self.run_dir / "log.jsonl", self.log)  # after the checkpoint: it never runs ahead of it
             self.saved_epoch = self.epoch
         if self.epoch == c.epochs and c.decoder_epochs:  # the encoder's stage is over: the decoder's begins
@@ -147,7 +166,7 @@ class Run:
         if self.world.rank:
             return
         self.model.eval()
-        samplers = fit_samplers(self.method, self.model, self.train_images)
+        samplers = fit_samplers(self.method, self.codes()["train"])
         save_samplers(self.run_dir, samplers)
         if pictures:
             write_run_pictures(self.run_dir, self.config, self.method, self.model, samplers, self.data)
@@ -194,3 +213,35 @@ def check_run_folder(run_dir: Path, config: Config, resume: bool) -> dict | None
         raise IsogenError(f"cannot resume {run_dir}: its config differs in {differing}; resume with the same "
                           "settings (isogen train --resume --run-dir DIR alone reuses them) or use a new --run-dir")
     return checkpoint
+
+
+def check_source(run_dir: Path, config: Config) -> dict:
+    """The checkpoint of the run whose encoder `config` builds on (config.encoder_from, relative to run_dir):
+    trained to the end of its encoder's epochs, and equal to `config` in every key but DECODER_KEYS."""
+    source = encoder_folder(run_dir, config)
+    if not (source / CHECKPOINT).exists():
+        raise IsogenError(f"{run_dir} decodes the encoder of {source}, which has no {CHECKPOINT}; train that run "
+                          "first (a study retrains it from its seed)")
+    checkpoint = load_checkpoint(source)
+    trained = Config.from_dict(checkpoint["config"], source=f"{source}/{CHECKPOINT}")
+    if trained.encoder_from:
+        raise IsogenError(f"{source} itself decodes another run's encoder ({trained.encoder_from}); build on the "
+                          "run that trained the encoder")
+    if checkpoint["epoch"] < trained.epochs:
+        raise IsogenError(f"the encoder of {source} is not trained yet (epoch {checkpoint['epoch']} of "
+                          f"{trained.epochs}); finish it with isogen train --resume --run-dir {source}")
+    differing = sorted(k for k, v in trained.to_dict().items() if k not in DECODER_KEYS and config.to_dict()[k] != v)
+    if differing:
+        raise IsogenError(f"{run_dir} differs from the run whose encoder it decodes ({source}) in {differing}, "
+                          f"which describe the encoder; only {', '.join(sorted(DECODER_KEYS))} may differ")
+    return checkpoint
+
+
+def source_weights(model: torch.nn.Module, checkpoint: dict, decoder_too: bool) -> dict:
+    """`model`'s state with the source run's encoder, and for an autoencoder (whose decoder is part of the
+    encoder's objective) its decoder as well where it has the same shape: the decoder stage continues it."""
+    state, trained = model.state_dict(), checkpoint["model"]
+    parts = ("encoder.", "decoder.") if decoder_too and all(
+        k in trained and trained[k].shape == v.shape for k, v in state.items() if k.startswith("decoder.")) \
+        else ("encoder.",)
+    return state | {k: v for k, v in trained.items() if k.startswith(parts)}

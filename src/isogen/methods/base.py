@@ -65,37 +65,39 @@ class Method(nn.Module):
         self.sampler_names = config.sampler_names() or list(self.default_samplers)
         self.samplers()  # unknown or inapplicable sampler names fail here, before anything runs
 
+    # Does the decoder belong to the objective (an autoencoder's reconstruction), or does it only learn to
+    # decode the codes (a contrastive method's, on stop-gradient codes)? In a two-stage run
+    # (isogen.stages) the latter trains no decoder beside the encoder.
+    decoder_in_objective: ClassVar[bool] = True
+
     def noise(self, steps: int, n: int, generator: torch.Generator) -> Noise:
         """The randomness of `steps` steps of `n` images, each tensor (steps, ...), drawn on the generator's device."""
         return {}
 
     def epoch_noise(self, model: LatentModel, steps: int, n: int, generator: torch.Generator) -> Noise:
-        """Everything a training epoch draws: the method's randomness, then its decoder's."""
+        """Everything a one-stage training epoch draws: the method's randomness, then its decoder's."""
         return self.noise(steps, n, generator) | model.decoder.noise(steps, n, generator)
 
-    def loss(self, model: LatentModel, x: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
-        """x (N, 1, 28, 28) in [0, 1]; noise: one step's slice of `noise(...)`."""
+    def objective(self, model: LatentModel, x: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
+        """The method's own terms (an autoencoder's include its decoder's). x (N, 1, 28, 28) in [0, 1];
+        noise: one step's slice of `noise(...)`."""
         raise NotImplementedError
+
+    def loss(self, model: LatentModel, x: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
+        """The terms of a one-stage step: the objective, and a decoder that is not in it learning beside the
+        encoder on stop-gradient codes of the clean images, so that it never shapes the encoder."""
+        terms = self.objective(model, x, noise)
+        if self.decoder_in_objective:
+            return terms
+        with torch.no_grad():
+            z = model.encode(x)  # (N, D)
+        return terms | model.decoder.loss(z, x, noise)
 
     def start_epoch(self, epoch: int) -> None:
         """Called by the training loop before each epoch: schedules of the loss weights live here."""
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.weights.total(terms)
-
-    def train_modes(self, model: LatentModel) -> None:
-        """Put the model in training mode for an epoch (a stage with a frozen part keeps that part in eval)."""
-        model.train()
-
-    # The training stage this objective is: its name (saved with checkpoints), the part of the model it
-    # trains, and its epochs [first, first + count) of the run.
-    stage: ClassVar[str] = "encoder"
-
-    def trained_part(self, model: LatentModel) -> nn.Module:
-        return model
-
-    def stage_epochs(self) -> tuple[int, int]:
-        return 0, self.config.epochs
 
     def samplers(self) -> dict[str, Sampler]:
         """Unfitted samplers of this run's codes, by name."""
@@ -107,6 +109,8 @@ class Method(nn.Module):
 
 class Contrastive(Method):
     """Encoder trained on two random affine views; decoder on stop-gradient codes of clean images."""
+
+    decoder_in_objective = False
 
     def __init__(self, config: Config):
         super().__init__(config)
@@ -121,12 +125,9 @@ class Contrastive(Method):
         """h: (2N, H), the two views stacked; the method's objective on them."""
         raise NotImplementedError
 
-    def loss(self, model, x, noise):
+    def objective(self, model, x, noise):
         views = apply_affine(x.repeat(2, 1, 1, 1), noise["views"])  # (2N, 1, 28, 28)
-        terms = self.embedding_terms(model.features(views), noise)
-        with torch.no_grad():  # the decoder must not shape the encoder
-            z = model.encode(x)  # (N, D)
-        return terms | model.decoder.loss(z, x, noise)
+        return self.embedding_terms(model.features(views), noise)
 
 
 class Autoencoder(Method):
@@ -138,38 +139,6 @@ class Autoencoder(Method):
         """h: (N, H) -> the code to decode (N, D) and the regulariser's terms."""
         return h, {}
 
-    def loss(self, model, x, noise):
+    def objective(self, model, x, noise):
         z, terms = self.regularize(model.features(x), noise)
         return terms | model.decoder.loss(z, x, noise)
-
-
-class DecoderStage(Method):
-    """The second stage of a two-stage run (config.decoder_epochs): the trained encoder is frozen (eval mode,
-    no gradient) and the decoder alone learns to decode its codes of clean images, by its own loss. The
-    code is `encode(x)`, the one evaluation decodes (a VAE's posterior mean), for every method alike, so
-    Question 1 compares codes rather than how long each decoder trained beside a moving encoder."""
-
-    def __init__(self, method: Method):
-        nn.Module.__init__(self)  # not Method's: the samplers and weights are the trained method's
-        self.config, self.world, self.weights = method.config, method.world, LossWeights()
-        self.sampler_names, self.geometry = method.sampler_names, method.geometry
-
-    def epoch_noise(self, model, steps, n, generator):
-        return model.decoder.noise(steps, n, generator)
-
-    def loss(self, model, x, noise):
-        with torch.no_grad():
-            z = model.encode(x)  # (N, D)
-        return model.decoder.loss(z, x, noise)
-
-    def train_modes(self, model):
-        model.train()
-        model.encoder.eval()  # BatchNorm keeps its trained running moments
-
-    stage = "decoder"
-
-    def trained_part(self, model):
-        return model.decoder
-
-    def stage_epochs(self):
-        return self.config.epochs, self.config.decoder_epochs

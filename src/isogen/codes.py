@@ -1,0 +1,60 @@
+"""A frozen encoder's codes, computed once and cached beside it.
+
+The decoder-only stage, a run built on another run's encoder (`isogen train --from RUN`) and evaluation all
+need the codes of the clean training and test images under the trained encoder, in eval mode (BatchNorm's
+running moments; a VAE's posterior mean). They are computed once and saved in the encoder's run folder as
+codes.pt, with a digest of the encoder's weights: a cache written by another encoder is recomputed, never used.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from .data import as_float
+from .files import save_torch
+from .models import LatentModel
+
+CODES = "codes.pt"
+
+
+@torch.no_grad()
+def encode_images(model: LatentModel, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """(N, 28, 28) uint8 -> codes (N, D), deterministic (the posterior mean for VAEs)."""
+    device = next(model.parameters()).device
+    return torch.cat([model.encode(as_float(images[i:i + batch_size].to(device))).float()
+                      for i in range(0, len(images), batch_size)])
+
+
+def encoder_digest(model: LatentModel) -> str:
+    """SHA-256 of the encoder's weights and buffers (names, dtypes, shapes, bytes): equal digests, equal codes."""
+    digest = hashlib.sha256()
+    for name, tensor in model.encoder.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}/{tensor.dtype}/{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def cached_codes(folder: Path, model: LatentModel, train_images: torch.Tensor, test_images: torch.Tensor,
+                 write: bool = True) -> dict[str, torch.Tensor]:
+    """{"train": (n, D), "test": (m, D)} codes on the model's device, from folder/codes.pt when it was written
+    by this encoder for these image counts, else computed (and saved there when `write`)."""
+    path, digest = Path(folder) / CODES, encoder_digest(model)
+    device = next(model.parameters()).device
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            if saved["encoder_sha256"] == digest and (len(saved["train"]), len(saved["test"])) == (
+                    len(train_images), len(test_images)):
+                return {part: saved[part].to(device) for part in ("train", "test")}
+        except Exception:  # noqa: BLE001 - a damaged cache is derived data: recompute it
+            pass
+    was_training = model.encoder.training
+    model.encoder.eval()
+    codes = {"train": encode_images(model, train_images), "test": encode_images(model, test_images)}
+    model.encoder.train(was_training)
+    if write:
+        save_torch(path, {"encoder_sha256": digest, **{part: value.cpu() for part, value in codes.items()}})
+    return codes
