@@ -96,6 +96,37 @@ def test_precision_recall_density_coverage_limits():
     assert prdc(real, rng.normal(size=(500, 5)))["density"] == pytest.approx(1, abs=0.25)
 
 
+def unbiased_mmd2(x, y):
+    """The unbiased squared MMD under KID's kernel (x.y / F + 1)^3, written out in NumPy."""
+    k = lambda u, v: (u @ v.T / x.shape[1] + 1) ** 3  # noqa: E731
+    kxx, kyy, n, m = k(x, x), k(y, y), len(x), len(y)
+    return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+            - 2 * k(x, y).mean())
+
+
+def test_kid_is_the_unbiased_mmd_of_the_cubic_kernel_averaged_over_subsets():
+    from isogen.metrics.kid import kid
+
+    rng = np.random.default_rng(0)
+    a, b, shifted = rng.normal(size=(600, 8)), rng.normal(size=(600, 8)), rng.normal(0.3, size=(600, 8))
+    for other in (b, shifted):
+        result = kid(a, other)
+        assert result["kid_subset_size"] == 300
+        # the mean of 100 subset estimates against the full-set estimate, within the subsets' spread
+        assert abs(result["kid"] - unbiased_mmd2(a, other)) < 3 * result["kid_std"] / 10 + 1e-4
+    assert abs(kid(a, b)["kid"]) < 3 * kid(a, b)["kid_std"]  # same distribution: zero in expectation
+    assert kid(a, shifted)["kid"] > 5 * kid(a, shifted)["kid_std"]
+
+
+def test_mean_nearest_distance_against_brute_force():
+    from isogen.metrics.nearest import mean_nearest_distance
+
+    g = torch.Generator().manual_seed(0)
+    z, reference = torch.randn(50, 4, generator=g).double(), torch.randn(70, 4, generator=g).double()
+    brute = np.mean([min(float((zi - r).norm()) for r in reference) for zi in z])
+    assert mean_nearest_distance(z, reference, chunk=7) == pytest.approx(brute, rel=1e-9)
+
+
 def test_classifier_is_accurate(mnist):
     from isogen.metrics.classifier import load_classifier
 
@@ -125,16 +156,18 @@ def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
     from isogen.train import train
 
     run = tmp_path / "run"
-    train(make_config("smoke", {"epochs": "1", "samplers": "prior,matched,learned", "sampler_fit_steps": "20",
+    train(make_config("smoke", {"epochs": "1", "samplers": "prior,matched,gmm,learned", "sampler_fit_steps": "20",
                                 "code_flow_width": "16"}), run, progress=False, data=mnist, pictures=False)
-    metrics = evaluate_run(run, EvalOptions(fid_samples=0, samples=300, pairs=40, null_draws=10, probe_train=1000),
+    metrics = evaluate_run(run, EvalOptions(kid_samples=0, samples=300, pairs=40, null_draws=10, probe_train=1000),
                            data=mnist, progress=False)
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     assert set(metrics) == {"isotropy", "representation", "reconstruction", "generation", "interpolation", "floor",
                             "oracle", "protocol"}
     assert metrics["floor"]["classifier_fid"] < metrics["generation"]["prior"]["classifier_fid"]
-    assert set(metrics["generation"]) == {"prior", "matched", "learned"}
+    assert set(metrics["generation"]) == {"prior", "matched", "gmm", "learned"}
     assert 0 <= metrics["generation"]["prior"]["precision"] <= 1
+    assert metrics["floor"]["classifier_kid"] < metrics["generation"]["prior"]["classifier_kid"]
+    assert metrics["oracle"]["nearest_train_distance"] < metrics["generation"]["prior"]["nearest_train_distance"]
     assert metrics["interpolation"]["lerp"]["step_evenness_pixels"] >= 1
     for name in ("spectrum.png", "sphere3d_tsne.png", "samples-prior.png", "samples-matched.png"):
         assert (run / "figures" / name).stat().st_size > 1000

@@ -6,7 +6,7 @@
     torchrun --standalone --nproc_per_node 2 -m isogen train --preset full --run-dir runs/full
     isogen sample runs/quick [--sampler matched] [-n 100]
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
-    isogen eval runs/quick [--fid-samples 500]
+    isogen eval runs/quick [--kid-samples 1000] [--fid-samples 10000]
     isogen study study-small [--out results/study-small]
     isogen study study-full --launcher submitit --partition gpu   (a Slurm job array)
     isogen explore runs/quick [runs/other ...] --out explorer [--serve 8000]
@@ -76,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("eval", parents=[on_run],
                             help="evaluate a run folder into RUN/metrics.json and RUN/figures/")
-    p.add_argument("--fid-samples", type=int, default=-1,
-                   help="Inception FID sample count (default 10000 on CUDA, 500 on CPU; 0 skips it)")
-    p.add_argument("--samples", type=int, default=10000, help="generated samples for classifier metrics")
-    p.add_argument("--pairs", type=int, default=1000, help="interpolation pairs")
-    p.add_argument("--null-draws", type=int, default=200, help="Monte-Carlo draws for the EP p-value")
+    for f in dataclasses.fields(EvalOptions):  # every evaluation option, its default and help stated once
+        if f.name != "seed":  # --seed comes with every command on a run
+            flag = "--" + f.name.replace("_", "-")
+            if isinstance(f.default, bool):
+                p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+            else:
+                p.add_argument(flag, type=int, default=f.default, help=f"{f.metadata['help']} (default {f.default})")
 
     p = commands.add_parser("study", help="train and evaluate a grid of methods, then write a report")
     p.add_argument("spec", help="study-small | study-full | a JSON file of StudySpec fields")
@@ -229,14 +231,7 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    for name in ("samples", "pairs", "null_draws"):
-        _positive(f"--{name.replace('_', '-')}", getattr(args, name))
-    if args.fid_samples < -1:
-        raise IsogenError(f"--fid-samples must be -1 (default), 0 (skip) or a count, got {args.fid_samples}")
-    if args.samples < 10 or args.pairs < 10:
-        raise IsogenError("--samples and --pairs must be at least 10 (FID needs a covariance)")
-    options = EvalOptions(fid_samples=args.fid_samples, samples=args.samples, pairs=args.pairs,
-                          null_draws=args.null_draws, seed=args.seed)
+    options = EvalOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(EvalOptions)}).validate()
     metrics = evaluate_run(args.run_dir, options, args.device)
     print(summary(metrics))
     return 0

@@ -153,8 +153,10 @@ def is_value_lists(value: object) -> bool:
 
 
 def is_eval_options(value: object) -> bool:
-    return isinstance(value, dict) and set(value) <= set(EVAL_OPTIONS) and all(
-        isinstance(x, int) and not isinstance(x, bool) for x in value.values())
+    try:
+        return isinstance(value, dict) and set(value) <= set(EVAL_OPTIONS) and bool(EvalOptions(**value).validate())
+    except IsogenError:
+        return False
 
 
 EVAL_OPTIONS = [f.name for f in dataclasses.fields(EvalOptions)]
@@ -168,7 +170,7 @@ SPEC_FIELDS = {  # field of a study JSON -> (its check, what it must be)
     "seeds": (is_int_list, "a non-empty list of integers"),
     "main_entry": (lambda v: isinstance(v, str), "a string (an entry label)"),
     "sensitivity": (is_value_lists, "an object of config keys to non-empty lists of values"),
-    "eval": (is_eval_options, f"an object with keys among {EVAL_OPTIONS} and integer values"),
+    "eval": (is_eval_options, f"an object with keys among {EVAL_OPTIONS} and valid values (isogen eval --help)"),
 }
 
 

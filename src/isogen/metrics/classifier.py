@@ -1,8 +1,9 @@
-"""The project's own digit classifier: its penultimate features give a cheap FID, precision/recall
+"""The project's own digit classifier: its penultimate features give a cheap FID, KID, precision/recall
 and diversity; its labels judge samples and interpolation frames.
 
-Trained deterministically on first use (fixed seed, fixed recipe, CPU-repeatable) and cached under
-a hash of its recipe and data set; the test accuracy is stored with it.
+Trained deterministically on first use, always on the CPU (fixed seed, fixed recipe, so every machine and
+device evaluates with the same weights), cached under a hash of its recipe and data set with its test
+accuracy, then moved to the evaluation device.
 """
 from __future__ import annotations
 
@@ -99,11 +100,11 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
             return model.to(device).eval(), float(saved["accuracy"])
         except Exception:  # a damaged cache entry is retrained, never trusted
             path.unlink(missing_ok=True)
-    print(f"training the {data.name} classifier for classifier-FID (once; cached in {path})")
-    model, accuracy = train_classifier(data, recipe, device)
+    print(f"training the {data.name} classifier for classifier metrics (once; cached in {path})")
+    model, accuracy = train_classifier(data, recipe, torch.device("cpu"))
     if accuracy < MIN_ACCURACY[data.name]:
         raise IsogenError(f"the {data.name} classifier reached only {accuracy:.4f} test accuracy "
                           f"(< {MIN_ACCURACY[data.name]}); classifier metrics would be unreliable")
     save_torch(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "accuracy": accuracy,
                       "recipe": asdict(recipe)})
-    return model.eval(), accuracy
+    return model.to(device).eval(), accuracy

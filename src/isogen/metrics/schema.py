@@ -28,18 +28,23 @@ SECTIONS: dict[str, list[Field]] = {
                  Field("ep_null_per_code", "EP T/N, uniform", 5), Field("ep_p_value", "EP p-value", 3)],
     "representation": [Field("linear_probe_accuracy", "linear probe", 4), Field("knn5_accuracy", "5-NN", 4)],
     "reconstruction": [Field("mse_per_pixel", "recon MSE", 4), Field("bce_per_pixel", "recon BCE", 4)],
-    "floor": [Field("inception_fid", "Inception FID", 2), Field("inception_fid_n", "n", 0),
-              Field("classifier_fid", "classifier FID", 2), Field("n", "n", 0)],
-    "oracle": [Field("inception_fid", "Inception FID, oracle", 1), Field("inception_fid_n", "n", 0),
-               Field("classifier_fid", "classifier FID, oracle", 1), Field("confident_share", "confident, oracle", 3),
-               Field("code_fd", "code FD, oracle", 3)],
+    "floor": [Field("inception_kid", "Inception KID", 5), Field("inception_kid_n", "n", 0),
+              Field("inception_fid", "Inception FID", 2), Field("inception_fid_n", "n", 0),
+              Field("classifier_fid", "classifier FID", 2), Field("classifier_kid", "classifier KID", 4),
+              Field("n", "n", 0)],
+    "oracle": [Field("classifier_fid", "classifier FID, oracle", 1), Field("classifier_kid", "classifier KID, oracle", 4),
+               Field("confident_share", "confident, oracle", 3), Field("code_fd", "code FD, oracle", 3),
+               Field("nearest_train_distance", "test code to nearest training code, oracle", 3)],
 }
 PER_ENTRY: dict[str, list[Field]] = {
-    "generation": [Field("inception_fid", "Inception FID, {entry}", 1), Field("inception_fid_n", "n", 0),
-                   Field("classifier_fid", "classifier FID, {entry}", 1), Field("n", "n", 0),
+    "generation": [Field("inception_kid", "Inception KID, {entry}", 5), Field("inception_kid_n", "n", 0),
+                   Field("inception_fid", "Inception FID, {entry}", 1), Field("inception_fid_n", "n", 0),
+                   Field("classifier_fid", "classifier FID, {entry}", 1),
+                   Field("classifier_kid", "classifier KID, {entry}", 4), Field("n", "n", 0),
                    Field("precision", "precision, {entry}", 3), Field("recall", "recall, {entry}", 3),
                    Field("confident_share", "confident samples, {entry}", 3),
-                   Field("code_fd", "code FD, {entry}", 3)],
+                   Field("code_fd", "code FD, {entry}", 3),
+                   Field("nearest_train_distance", "to nearest training code, {entry}", 3)],
     "interpolation": [Field("midpoint_classifier_fid", "midpoint classifier FID", 1),
                       Field("midpoint_inception_fid", "midpoint Inception FID", 1),
                       Field("step_evenness_pixels", "evenness {entry} (px)", 2),
@@ -60,20 +65,33 @@ def column(section: str, key: str, entry: str = "") -> Column:
     return Column(f.title.format(entry=entry), ".".join(p for p in (section, entry, key) if p), f.digits)
 
 
+def gap(key: str, a: str, b: str, title: str) -> Column:
+    """The difference of one generation field between two samplers (or "oracle"), a - b."""
+    path = lambda entry: f"oracle.{key}" if entry == "oracle" else f"generation.{entry}.{key}"  # noqa: E731
+    return Column(title, f"{path(a)} - {path(b)}", column("generation", key, "prior").digits)
+
+
 COLUMNS: dict[str, Column] = {
+    "kid_prior": column("generation", "inception_kid", "prior"),
     "fid_prior": column("generation", "inception_fid", "prior"),
     "fid_matched": column("generation", "inception_fid", "matched"),
+    "fid_gmm": column("generation", "inception_fid", "gmm"),
     "cfid_prior": column("generation", "classifier_fid", "prior"),
     "cfid_matched": column("generation", "classifier_fid", "matched"),
+    "cfid_gmm": column("generation", "classifier_fid", "gmm"),
+    "cfid_learned": column("generation", "classifier_fid", "learned"),
+    "cfid_oracle": column("oracle", "classifier_fid"),
+    "ckid_prior": column("generation", "classifier_kid", "prior"),
     "precision": column("generation", "precision", "prior"),
     "recall": column("generation", "recall", "prior"),
     "confident": column("generation", "confident_share", "prior"),
+    "confident_learned": column("generation", "confident_share", "learned"),
+    "confident_oracle": column("oracle", "confident_share"),
     "mse": column("reconstruction", "mse_per_pixel"),
     "bce": column("reconstruction", "bce_per_pixel"),
     "probe": column("representation", "linear_probe_accuracy"),
     "knn": column("representation", "knn5_accuracy"),
-    "mid_fid": column("interpolation", "midpoint_classifier_fid", "lerp"),
-    "mid_ifid": column("interpolation", "midpoint_inception_fid", "lerp"),
+    "mid_cfid": column("interpolation", "midpoint_classifier_fid", "lerp"),
     "even_lerp": column("interpolation", "step_evenness_pixels", "lerp"),
     "even_slerp": column("interpolation", "step_evenness_pixels", "slerp"),
     "frames": column("interpolation", "confident_frame_share", "lerp"),
@@ -86,13 +104,12 @@ COLUMNS: dict[str, Column] = {
     "mrl": column("isotropy", "mean_resultant_length"),
     "unif": column("isotropy", "uniformity_t2"),
     "align": column("isotropy", "alignment_a2"),
-    "fid_learned": column("generation", "inception_fid", "learned"),
-    "fid_oracle": column("oracle", "inception_fid"),
-    "fid_gap": Column("Inception FID, prior - learned", "generation.prior.inception_fid - "
-                      "generation.learned.inception_fid", 1),
     "code_fd_prior": column("generation", "code_fd", "prior"),
     "code_fd_learned": column("generation", "code_fd", "learned"),
-    "confident_learned": column("generation", "confident_share", "learned"),
+    "nearest_prior": column("generation", "nearest_train_distance", "prior"),
+    "nearest_oracle": column("oracle", "nearest_train_distance"),
+    "cfid_gap": gap("classifier_fid", "prior", "learned", "classifier FID, prior - learned"),
+    "confident_gap": gap("confident_share", "oracle", "prior", "confident, oracle - prior"),
 }
 
 
