@@ -9,8 +9,8 @@ from isogen.files import read_jsonl
 SPEC = {"name": "tiny", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512},
         "entries": [{"label": "sigreg-sphere", "method": "sigreg-sphere"},
                     {"label": "too-big", "method": "vae", "overrides": {"batch_size": 1024}}],
-        "dims": [8], "seeds": [0], "sensitivity": {},
-        "eval": {"fid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500}}
+        "dims": [8], "seeds": [0],
+        "eval": {"kid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500, "maps": False}}
 
 
 def test_a_study_through_submitits_local_executor(tmp_path, capsys):
@@ -36,7 +36,7 @@ def test_without_slurm_the_submitit_launcher_is_one_line(tmp_path, monkeypatch, 
     import shutil
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    assert main(["study", "study-small", "--out", str(tmp_path / "out"), "--launcher", "submitit"]) == 2
+    assert main(["study", "study-probe", "--out", str(tmp_path / "out"), "--launcher", "submitit"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("isogen: error: --launcher submitit needs Slurm, but sbatch is not on this machine; run the study "
                    "on the cluster's login node, or use --launcher local (submitit-local tries the path here)")

@@ -147,5 +147,5 @@ def test_an_unreachable_rendezvous_is_one_line(tmp_path):
 
 def test_a_study_under_torchrun_is_refused(monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert main(["study", "study-small"]) == 2
+    assert main(["study", "study-probe"]) == 2
     assert "isogen study runs as one process" in capsys.readouterr().err

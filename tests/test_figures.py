@@ -27,7 +27,7 @@ def test_every_figure_writes_a_png(tmp_path):
     figures.tradeoff(tmp_path / "tradeoff.png", [{"label": "a", "sampler": "prior", "x": 0.1, "y": 100.0,
                                                   "xerr": 0.01, "yerr": 5.0},
                                                  {"label": "b", "sampler": "matched", "x": 0.2, "y": 90.0,
-                                                  "xerr": None, "yerr": None}])
+                                                  "xerr": None, "yerr": None}], "classifier FID")
     figures.sensitivity(tmp_path / "sensitivity.png", {"lambda": [(0.1, 600.0, 0.9), (1.0, 500.0, 0.8)]})
     for path in tmp_path.iterdir():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000, path.name

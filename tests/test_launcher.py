@@ -2,6 +2,7 @@
 stop the others, the concurrency follows the free memory, the plan measures before it estimates."""
 import json
 
+import pytest
 import torch
 
 import isogen.memory as memory
@@ -10,11 +11,13 @@ from isogen.config import make_config
 from isogen.files import read_jsonl
 from isogen.launcher import Job, choose_concurrency
 from isogen.runs import load_checkpoint
-from isogen.study import StudySpec, run_study
+from isogen.runner import run_study
+from isogen.study import StudySpec
 from isogen.train import train
 
 TIMING = {"seconds", "images_per_s"}
-TINY_EVAL = {"fid_samples": 0, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300, "prdc_samples": 100}
+TINY_EVAL = {"kid_samples": 0, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300, "prdc_samples": 100,
+             "maps": False}
 
 
 def without_timing(log):
@@ -41,7 +44,7 @@ def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, 
     spec = StudySpec.from_dict({"name": "nan", "preset": "smoke", "overrides": {"epochs": 2, "train_subset": 512},
                                 "entries": [{"label": "sigreg", "method": "sigreg-sphere"},
                                             {"label": "vae", "method": "vae"}],
-                                "dims": [8], "sensitivity": {}, "eval": TINY_EVAL}, "nan").validate()
+                                "dims": [8], "eval": TINY_EVAL}, "nan").validate()
     failures = run_study(spec, tmp_path, concurrent=2, eval_workers=1, progress=False)  # evaluated in a worker
     assert list(failures) == ["sigreg-d8-s0"] and "non-finite loss: term 'infonce' = nan at step 3" in failures[
         "sigreg-d8-s0"]
@@ -64,17 +67,25 @@ def test_concurrency_follows_the_free_memory(monkeypatch):
     assert choose_concurrency(jobs[:2], cuda) == 2
 
 
-def test_plan_times_the_steps_before_estimating(tmp_path, capsys):
+def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, capsys, monkeypatch):
+    import isogen.plan as plan_module
+
+    monkeypatch.setenv("ISOGEN_CACHE", str(tmp_path / "cache"))
     spec = {"name": "tiny-plan", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512},
             "entries": [{"label": "sigreg", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"},
-                        {"label": "flow", "method": "infonce", "overrides": {"decoder": "flow", "flow_steps": 2}}],
-            "dims": [8], "seeds": [0, 1], "sensitivity": {}, "eval": TINY_EVAL}
+                        {"label": "flow", "method": "infonce", "overrides": {"decoder": "flow", "flow_steps": 2,
+                                                                             "decoder_epochs": 1}}],
+            "dims": [8], "seeds": [0, 1], "eval": TINY_EVAL}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    assert main(["study", str(tmp_path / "spec.json"), "--plan", "--out", str(tmp_path / "out")]) == 0
+    command = ["study", str(tmp_path / "spec.json"), "--plan", "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert main(command) == 0
     out = capsys.readouterr().out
-    assert "tiny-plan: 6 runs, 6 to do; 1 at a time on cpu" in out
-    assert "method=sigreg-sphere" in out and "ms a step alone (2 runs)" in out and "estimate: training" in out
-    # the flow decoder's sampling is timed once for its shape and counted for both of its runs
-    assert out.count("decoder=flow, decoder_width=16, embed_dim=8, flow_steps=2") == 1
-    assert "ms to decode an image" in out
+    assert "tiny-plan: 6 runs, 6 to do; 1 at a time on cpu" in out and "estimate: training" in out
+    # each shape timed once: sigreg's and vae's encoder stages, infonce's encoder alone and its flow decoder's
+    # stage, and the flow decoder's sampling (counted for both of its runs)
+    assert out.count("encoder step ('sigreg-sphere'") == 1 and out.count("decoder step ('flow'") == 1
+    assert out.count("decode ('flow', 16, 8, 2, 'midpoint', 1.0)") == 1
+    monkeypatch.setattr(plan_module, "seconds_per_round", lambda *a, **k: pytest.fail("measured again"))
+    assert main(command) == 0
+    assert capsys.readouterr().out == out  # the same estimate, from the cache
     assert not (tmp_path / "out").exists()  # a plan trains and writes nothing

@@ -40,19 +40,22 @@ def test_holm_controls_the_family_wise_error_under_the_null():
 
 
 def test_the_report_states_each_declared_endpoint_with_its_interval_and_holm():
+    from isogen.metrics.evaluate import EvalOptions
     from isogen.report import endpoint_table
+    from isogen.study import RunPlan
 
     mse = {"sigreg-sphere": [0.030, 0.032, 0.031], "infonce": [0.040, 0.041, 0.043], "vae": [0.02, 0.02, 0.02]}
     ep = {"sigreg-sphere": [30.0, 35.0, 33.0], "infonce-uniform": [40.0, 36.0, 44.0]}
-    rows = [{"group": "main", "label": label, "dim": 32, "seed": seed,
-             "metrics": {"reconstruction": {"mse_per_pixel": mse[label][seed]},
-                         **({"isotropy": {"ep_per_code": ep[label][seed]}} if label in ep else {})}}
+    def row(label, seed, metrics, varied=None):
+        return {"run": RunPlan(f"{label}-{seed}", label, 32, seed, varied, {}, "", EvalOptions()), "metrics": metrics}
+
+    rows = [row(label, seed, {"reconstruction": {"mse_per_pixel": mse[label][seed]},
+                              **({"isotropy": {"ep_per_code": ep[label][seed]}} if label in ep else {})})
             for label in mse for seed in range(3)] + [
-            {"group": "main", "label": "infonce-uniform", "dim": 32, "seed": seed,
-             "metrics": {"isotropy": {"ep_per_code": ep["infonce-uniform"][seed]}}} for seed in range(3)] + [
-            {"group": "sensitivity:lr", "label": "infonce", "dim": 32, "seed": 0, "metrics": {}}]
+            row("infonce-uniform", seed, {"isotropy": {"ep_per_code": ep["infonce-uniform"][seed]}})
+            for seed in range(3)] + [row("infonce", 0, {}, ("lr", 0.1))]
     header, body = endpoint_table(rows)
-    assert [line[0] for line in body] == ["Q1", "Q4"]  # no FID in these runs: Q2, Q3, Q5 have no numbers
+    assert [line[0] for line in body] == ["Q1", "Q4"]  # no generation metrics here: Q2, Q3, Q5 have no numbers
     q1, q4 = (paired_difference(dict(enumerate(values["sigreg-sphere"])), dict(enumerate(values[other])))
               for values, other in ((mse, "infonce"), (ep, "infonce-uniform")))
     assert body[0][2] == "sigreg-sphere − infonce" and body[0][5] == str(q1) and body[0][6] == f"{q1.p:.3g}"

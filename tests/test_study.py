@@ -1,80 +1,121 @@
-"""A tiny study end to end: runs, skips finished runs, resumes, writes the report."""
+"""Tiny studies end to end: runs, shared encoders, skips finished (and committed) runs, retrains a missing
+encoder bit for bit, writes the report from the run folders' small files alone."""
 import json
+import shutil
 
 import pytest
 
+from isogen.catalog import STUDIES, load_spec
+from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.report import write_report
-from isogen.study import STUDIES, StudySpec, load_spec, run_study
+from isogen.runner import pending_jobs, run_study
+from isogen.runs import load_run
+from isogen.study import StudySpec
 
-TINY_EVAL = {"fid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500}
+TINY_EVAL = {"kid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500, "maps": False}
+COMMITTED = {"config.json", "environment.json", "log.jsonl", "metrics.json"}  # and every picture
 
 
 def tiny(**changes):
-    spec = {"name": "tiny", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512},
-            "entries": [{"label": "sigreg-sphere", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
-            "dims": [8], "seeds": [0], "sensitivity": {"sigreg_weight": [0.1, 0.3]}, "eval": TINY_EVAL}
+    spec = {"name": "tiny", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512, "decoder_epochs": 1},
+            "entries": [{"label": "sigreg-sphere", "method": "sigreg-sphere", "grid": {"sigreg_weight": [0.1, 0.3]}},
+                        {"label": "vae", "method": "vae"}],
+            "dims": [8], "seeds": [0], "eval": TINY_EVAL}
     return StudySpec.from_dict({**spec, **changes}, "tiny").validate()
 
 
-def test_presets_validate_and_cover_every_method():
-    from isogen.methods import METHODS
-
+def test_presets_validate_and_plan_their_runs():
     for name in STUDIES:
-        spec = load_spec(name)
-        expected = {"study-q5": {"sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss"},
-                    "study-probe": {"infonce", "sigreg-sphere", "ae-gmm"},
-                    "study-literature": {"vae", "ae-gmm"}}.get(name, set(METHODS))
-        assert {e.method for e in spec.entries} == expected
-    # 11 entries x 3 D x 3 seeds, plus the sensitivity values that differ from the full preset (6)
-    assert len(load_spec("study-full").runs()) == 11 * 3 * 3 + 6
-    # study-small-seeds reuses study-small's seed-0 runs: same names, same configs
-    small = {r["name"]: r for r in load_spec("study-small").runs()}
-    seeds = load_spec("study-small-seeds").runs()
-    assert len(seeds) == 11 * 3 and all(small[r["name"]] == r for r in seeds if r["seed"] == 0)
+        assert load_spec(name).runs()
+    probe = load_spec("study-probe")
+    assert {e.method for e in probe.entries} == {"sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss",
+                                                 "ae-gmm"}
+    decoders = [r for r in probe.runs() if r.source]  # the decoder's epochs doubling, on the 8-epoch encoders
+    assert len(decoders) == 5 * 5 and {r.source for r in decoders} == {f"{m}-e8-d64-s0" for m in (
+        "sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss", "ae-gmm")}
     with pytest.raises(IsogenError, match="unknown method"):
         tiny(entries=[{"label": "x", "method": "gan"}])
+    with pytest.raises(IsogenError, match=r"sets \['lr'\]"):
+        tiny(entries=[{"label": "a", "method": "vae"}, {"label": "b", "method": "vae", "encoder": "a",
+                                                         "overrides": {"lr": 0.1}}])
     with pytest.raises(IsogenError, match="neither a preset"):
         load_spec("study-huge")
 
 
 def test_tiny_study_runs_skips_and_reports(tmp_path):
     spec = tiny()
-    names = [r["name"] for r in spec.runs()]
-    assert names == ["sigreg-sphere-d8-s0", "vae-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0"]
-    run_study(spec, tmp_path)
+    assert [r.name for r in spec.runs()] == ["sigreg-sphere-d8-s0", "vae-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0"]
+    assert run_study(spec, tmp_path, progress=False) == {}
     report = write_report(spec, tmp_path)
     text = (report / "report.md").read_text()
-    for question in ("Q1.", "Q2.", "Q3.", "Q4.", "Sensitivity"):
-        assert question in text
+    for heading in ("Q1.", "Q2.", "Q3.", "Q4.", "The prior-oracle gap", "Each entry's knob"):
+        assert heading in text
     assert "| vae | 8 | 1 |" in text
     for name in ("samples.png", "spectra.png", "tradeoff.png", "sensitivity.png", "report.html"):
         assert (report / name).stat().st_size > 1000
     assert "data:image/png;base64," in (report / "report.html").read_text()
-
     # a finished study is not recomputed; a run whose metrics vanished is evaluated again
+    names = [r.name for r in spec.runs()]
     before = {n: (tmp_path / "runs" / n / "checkpoint.pt").stat().st_mtime_ns for n in names}
     (tmp_path / "runs" / "vae-d8-s0" / "metrics.json").unlink()
-    run_study(spec, tmp_path)
-    after = {n: (tmp_path / "runs" / n / "checkpoint.pt").stat().st_mtime_ns for n in names}
-    assert before == after
-    assert json.loads((tmp_path / "runs" / "vae-d8-s0" / "metrics.json").read_text())["generation"]
-    with pytest.raises(IsogenError, match="another study"):
-        run_study(tiny(seeds=[1]), tmp_path)
-
-
-def test_question_5_appears_with_the_flow_decoder_and_the_learned_sampler(tmp_path):
-    spec = tiny(preset="smoke-flow", overrides={"epochs": 1, "train_subset": 256, "batch_size": 64},
-                entries=[{"label": "sigreg-sphere", "method": "sigreg-sphere",
-                          "overrides": {"decoder": "deconv", "samplers": "prior,learned"}},
-                         {"label": "sigreg-sphere-flow", "method": "sigreg-sphere"}],
-                sensitivity={}, eval={**TINY_EVAL, "samples": 50, "pairs": 10, "reconstructions": 200})
     run_study(spec, tmp_path, progress=False)
-    report = write_report(spec, tmp_path)
-    text = (report / "report.md").read_text()
+    assert before == {n: (tmp_path / "runs" / n / "checkpoint.pt").stat().st_mtime_ns for n in names}
+    assert json.loads((tmp_path / "runs" / "vae-d8-s0" / "metrics.json").read_text())["generation"]
+    with pytest.raises(IsogenError, match=r"another config \(it differs in \['lr'\]\)"):
+        run_study(tiny(overrides={"epochs": 1, "train_subset": 512, "decoder_epochs": 1, "lr": 0.01}), tmp_path)
+
+
+def shared(**changes):
+    """sigreg-sphere's encoder decoded twice: by its own deconv decoder and by a flow decoder (a paired
+    comparison on one encoder), with the prior and the learned code generator."""
+    entries = [{"label": "sigreg-sphere", "method": "sigreg-sphere", "overrides": {"samplers": "prior,learned"}},
+               {"label": "sigreg-sphere-flow", "method": "sigreg-sphere", "encoder": "sigreg-sphere",
+                "overrides": {"decoder": "flow", "flow_steps": 2}}]
+    return tiny(preset="smoke-flow", entries=entries, overrides={"epochs": 1, "train_subset": 256, "batch_size": 64,
+                                                                 "decoder_epochs": 1, "decoder": "deconv"},
+                eval={**TINY_EVAL, "samples": 50, "pairs": 10, "reconstructions": 200}, **changes)
+
+
+@pytest.fixture(scope="module")
+def shared_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shared")
+    assert run_study(shared(), out, progress=False) == {}
+    return out
+
+
+def test_two_decoders_share_one_encoder_and_question_5_is_answered(shared_study):
+    runs = shared_study / "runs"
+    _, _, encoder = load_run(runs / "sigreg-sphere-d8-s0")
+    environment = json.loads((runs / "sigreg-sphere-flow-d8-s0" / "environment.json").read_text())
+    assert environment["encoder"] == {"run": "../sigreg-sphere-d8-s0", "encoder_sha256": encoder_digest(encoder)}
+    log = [json.loads(line) for line in (runs / "sigreg-sphere-flow-d8-s0" / "log.jsonl").read_text().splitlines()]
+    assert [r.get("stage") for r in log] == ["decoder"]  # the flow run trained its decoder only
+    text = (write_report(shared(), shared_study) / "report.md").read_text()
     assert "Q5. Is isotropy enough" in text and "| sigreg-sphere-flow | 8 | 1 |" in text
-    assert "Inception FID, prior - learned" in text
+    assert "classifier FID, prior - learned" in text
     for name in ("samples-q5.png", "draws.png", "interpolations-sigreg-sphere-flow.png"):
-        assert (report / name).stat().st_size > 1000, name
-    metrics = json.loads((tmp_path / "runs" / "sigreg-sphere-flow-d8-s0" / "metrics.json").read_text())
-    assert metrics["generation"]["learned"]["code_fd"] >= 0 and metrics["oracle"]["code_fd"] >= 0
+        assert (shared_study / "report" / name).stat().st_size > 1000, name
+
+
+def test_committed_results_are_finished_and_a_missing_encoder_is_retrained_bit_for_bit(shared_study, tmp_path):
+    clone = tmp_path / "clone"  # what a fresh clone holds: each run's small files and pictures
+    for path in shared_study.rglob("*"):
+        if path.is_file() and (path.name in COMMITTED or path.suffix == ".png") and "runs" in path.parts:
+            (clone / path.relative_to(shared_study)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, clone / path.relative_to(shared_study))
+    assert pending_jobs(shared(), clone, "cpu") == []
+    original = (write_report(shared(), shared_study) / "report.md").read_text()
+    assert (write_report(shared(), clone) / "report.md").read_text() == original
+    # a new run on the committed encoder: that encoder's checkpoint is gone, so it is trained again first
+    grown = shared(seeds=[0])
+    grown.entries.append(type(grown.entries[0])("sigreg-sphere-wide", "sigreg-sphere", {"decoder_width": 24},
+                                                encoder="sigreg-sphere"))
+    jobs = pending_jobs(grown.validate(), clone, "cpu")
+    assert [(j.name, j.retrain) for j in jobs] == [("sigreg-sphere-d8-s0", True), ("sigreg-sphere-wide-d8-s0", False)]
+    metrics = (clone / "runs" / "sigreg-sphere-d8-s0" / "metrics.json").read_bytes()
+    assert run_study(grown, clone, progress=False) == {}
+    assert (clone / "runs" / "sigreg-sphere-d8-s0" / "metrics.json").read_bytes() == metrics  # the same encoder
+    _, _, retrained = load_run(clone / "runs" / "sigreg-sphere-d8-s0")
+    assert encoder_digest(retrained) == json.loads(metrics)["protocol"]["encoder_sha256"]
+    assert (clone / "runs" / "sigreg-sphere-wide-d8-s0" / "metrics.json").exists()

@@ -7,8 +7,8 @@
     isogen sample runs/quick [--sampler matched] [-n 100]
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
     isogen eval runs/quick [--kid-samples 1000] [--fid-samples 10000]
-    isogen study study-small [--out results/study-small]
-    isogen study study-full --launcher submitit --partition gpu   (a Slurm job array)
+    isogen study study-cpu [--out results/study-cpu] [--plan | --report-only]
+    isogen study study-cpu --launcher submitit --partition gpu   (a Slurm job array)
     isogen explore runs/quick [runs/other ...] --out explorer [--serve 8000]
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .cluster import LAUNCHERS, SlurmOptions
-from .config import DECODER_KEYS, Config, make_config, parse_assignments
+from .config import DECODER_KEYS, PRESETS, Config, make_config, parse_assignments
 from .data import load_dataset
 from .distributed import launched_by_torchrun, world_from_environment
 from .errors import IsogenError
@@ -36,7 +36,8 @@ from .plan import plan
 from .report import write_report
 from .runs import generator, load_run, resolve_device
 from .sample import run_samplers, write_interpolation_strips, write_sample_grid
-from .study import load_spec, pending_jobs, run_study
+from .catalog import STUDIES, load_spec
+from .runner import pending_jobs, run_study
 from .train import train
 
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("train", help="train a model into a run folder")
-    p.add_argument("--preset", default="", help="quick | full | smoke (small diffs over the defaults)")
+    p.add_argument("--preset", default="", help=f"{' | '.join(PRESETS)} (small diffs over the defaults)")
     p.add_argument("--run-dir", required=True, type=Path)
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
     p.add_argument("--from", dest="source", type=Path, metavar="RUN",
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 p.add_argument(flag, type=int, default=f.default, help=f"{f.metadata['help']} (default {f.default})")
 
     p = commands.add_parser("study", help="train and evaluate a grid of methods, then write a report")
-    p.add_argument("spec", help="study-small | study-full | a JSON file of StudySpec fields")
+    p.add_argument("spec", help=f"{' | '.join(STUDIES)} | a JSON file of StudySpec fields")
     p.add_argument("--out", type=Path, help="default: results/<study name>")
     p.add_argument("--device", default="auto")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from finished runs")
@@ -245,8 +246,7 @@ def cmd_study(args) -> int:
     out = args.out or Path("results") / spec.name
     if args.plan:
         jobs, device = pending_jobs(spec, out, args.device), resolve_device(args.device)
-        print(plan(jobs, len(spec.runs()), args.concurrent or choose_concurrency(jobs, device), spec.eval, device,
-                   spec.name))
+        print(plan(jobs, len(spec.runs()), args.concurrent or choose_concurrency(jobs, device), device, spec.name))
         return 0
     slurm = SlurmOptions(args.partition, args.time_min, args.gpus_per_task, args.cpus_per_task, args.mem_gb,
                          args.array_parallelism)

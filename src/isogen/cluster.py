@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from .errors import IsogenError
 from .launcher import Job, describe_failure, evaluate, train_all
-from .metrics.evaluate import EvalOptions
 
 LAUNCHERS = ("local", "submitit", "submitit-local")
 
@@ -35,9 +34,9 @@ class SlurmOptions:
 class RunTask:
     """One run of a study: train it (resuming) and evaluate it. Returns None, or the failure in one line."""
 
-    def __call__(self, job: Job, options: EvalOptions, device: str) -> str | None:
+    def __call__(self, job: Job, device: str) -> str | None:
         failures: dict[str, str] = {}
-        train_all([job], 1, {}, lambda trained: evaluate(trained.run_dir, options, device, {}),
+        train_all([job], 1, {}, lambda trained: evaluate(trained, device, {}),
                   lambda name, error: failures.__setitem__(name, describe_failure(error)), progress=False,
                   pictures=False)
         return failures.get(job.name)
@@ -50,7 +49,7 @@ class RunTask:
         return DelayedSubmission(self, *args, **kwargs)
 
 
-def run_on_cluster(jobs: list[Job], options: EvalOptions, device: str, folder: Path, launcher: str,
+def run_on_cluster(jobs: list[Job], device: str, folder: Path, launcher: str,
                    slurm: SlurmOptions, on_done: Callable[[str, BaseException | None], None],
                    progress: bool = True) -> None:
     """Submit every job as a task of one array, wait for them, and pass each outcome to `on_done`."""
@@ -67,7 +66,7 @@ def run_on_cluster(jobs: list[Job], options: EvalOptions, device: str, folder: P
                                slurm_array_parallelism=slurm.array_parallelism,
                                **({"slurm_partition": slurm.partition} if slurm.partition else {}))
     n = len(jobs)
-    tasks = executor.map_array(RunTask(), jobs, [options] * n, [device] * n)
+    tasks = executor.map_array(RunTask(), jobs, [device] * n)
     ids = sorted({task.job_id.split("_")[0] for task in tasks})  # Slurm: one array; locally: a job per run
     print(f"submitted {n} runs as {launcher} job {', '.join(ids)}; task logs in {folder}")
     for job, task in tqdm(list(zip(jobs, tasks)), desc="runs done", disable=not progress):

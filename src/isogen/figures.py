@@ -125,9 +125,9 @@ def spectra(path: Path, curves: dict[str, list[float]]) -> None:
 SAMPLER_MARKERS = {"prior": "o", "matched": "s", "gmm": "^", "vmf": "D", "learned": "*"}
 
 
-def tradeoff(path: Path, points: list[dict]) -> None:
-    """Reconstruction MSE vs Inception FID: points with label, sampler (a marker and colour each), x, y and
-    optional xerr, yerr (None: no bars)."""
+def tradeoff(path: Path, points: list[dict], ylabel: str) -> None:
+    """Reconstruction MSE vs a generation metric: points with label, sampler (a marker and colour each), x, y
+    and optional xerr, yerr (None: no bars)."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     samplers = list(dict.fromkeys(p["sampler"] for p in points))  # in order of appearance: colour C0, C1, ...
     for i, sampler in enumerate(samplers):
@@ -135,10 +135,10 @@ def tradeoff(path: Path, points: list[dict]) -> None:
             ax.errorbar(p["x"], p["y"], xerr=p["xerr"], yerr=p["yerr"], fmt=SAMPLER_MARKERS.get(sampler, "x"),
                         ms=5, lw=0.8, capsize=2, color=f"C{i}", label=None if j else sampler)
             ax.annotate(p["label"], (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    if points:  # a study without Inception FID has none
+    if points:
         ax.legend(fontsize=7, title="sampler", title_fontsize=7)
     ax.set_xlabel("reconstruction MSE per pixel")
-    ax.set_ylabel("Inception FID")
+    ax.set_ylabel(ylabel)
     fig.tight_layout()
     save_figure(fig, path)
 

@@ -13,7 +13,7 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,6 +24,8 @@ from .data import Dataset, load_dataset
 from .errors import IsogenError
 from .memory import estimate_bytes, free_bytes
 from .metrics.evaluate import EvalOptions, evaluate_run
+from .codes import encoder_digest
+from .files import read_json
 from .runs import load_run, resolve_device
 from .sample import run_samplers, write_run_pictures
 from .train import Run
@@ -36,6 +38,9 @@ class Job:
     name: str
     config: Config
     run_dir: Path
+    eval: EvalOptions = field(default_factory=EvalOptions)
+    needs: Path | None = None  # the run folder whose trained encoder this run decodes: it trains after that run
+    retrain: bool = False  # a finished run trained again for its checkpoint: evaluated again only if it differs
 
 
 def choose_concurrency(jobs: list[Job], device: torch.device) -> int:
@@ -50,21 +55,21 @@ def choose_concurrency(jobs: list[Job], device: torch.device) -> int:
 class Evaluations:
     """Evaluates finished runs: in `workers` background processes (0: right away, in this process)."""
 
-    def __init__(self, options: EvalOptions, device: str, workers: int, datasets: dict[tuple, Dataset],
+    def __init__(self, device: str, workers: int, datasets: dict[tuple, Dataset],
                  on_done: Callable[[str, Exception | None], None]):
-        self.options, self.device, self.datasets, self.on_done = options, device, datasets, on_done
+        self.device, self.datasets, self.on_done = device, datasets, on_done
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
         self.pending: list[tuple[str, Future]] = []
 
     def submit(self, job: Job) -> None:
         if self.pool is None:
             try:
-                evaluate(job.run_dir, self.options, self.device, self.datasets)
+                evaluate(job, self.device, self.datasets)
                 self.on_done(job.name, None)
             except Exception as e:  # noqa: BLE001 - recorded; the other runs go on
                 self.on_done(job.name, e)
         else:
-            self.pending.append((job.name, self.pool.submit(evaluate, job.run_dir, self.options, self.device)))
+            self.pending.append((job.name, self.pool.submit(evaluate, job, self.device)))
         self.collect(wait=False)
 
     def collect(self, wait: bool) -> None:
@@ -83,12 +88,20 @@ class Evaluations:
 _WORKER_DATA: dict[tuple, Dataset] = {}  # an evaluation worker keeps the data sets it loaded for its next jobs
 
 
-def evaluate(run_dir: Path, options: EvalOptions, device: str, datasets: dict[tuple, Dataset] = _WORKER_DATA) -> None:
-    """A trained run's pictures (drawn here, off the training loop) and its evaluation."""
-    config, method, model = load_run(run_dir, resolve_device(device))
+def evaluate(job: Job, device: str, datasets: dict[tuple, Dataset] = _WORKER_DATA) -> None:
+    """A trained run's pictures (drawn here, off the training loop) and its evaluation. A run trained again
+    for its checkpoint keeps its metrics if its encoder came out as the one they describe."""
+    config, method, model = load_run(job.run_dir, resolve_device(device))
+    if job.retrain:
+        measured = read_json(job.run_dir / "metrics.json")["protocol"].get("encoder_sha256")
+        if measured == encoder_digest(model):
+            print(f"{job.name}: retrained from its seed, the same encoder bit for bit; its metrics stand")
+            return
+        print(f"{job.name}: retrained from its seed, but the encoder differs from the one its metrics describe "
+              "(another machine or device); evaluating it again")
     data = dataset_for(config, datasets)
-    write_run_pictures(run_dir, config, method, model, run_samplers(run_dir, method, model, data), data)
-    evaluate_run(run_dir, options, device, data=data, progress=False)
+    write_run_pictures(job.run_dir, config, method, model, run_samplers(job.run_dir, method, model, data), data)
+    evaluate_run(job.run_dir, job.eval, device, data=data, progress=False)
 
 
 def dataset_for(config: Config, datasets: dict[tuple, Dataset]) -> Dataset:
@@ -105,6 +118,8 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
     pictures drawn unless pictures=False) goes to `on_trained`, a failing one to `on_failed`, and the
     others continue."""
     waiting, active = list(jobs), []
+    untrained = {job.run_dir: job.name for job in jobs}  # a run that needs one of these waits for it
+    failed: set[Path] = set()
     bar = tqdm(total=len(jobs), desc="runs trained", disable=not progress)
 
     def attempt(job: Job, action: Callable[[], object]) -> bool:
@@ -116,6 +131,7 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
                 e = IsogenError(f"out of memory while training {job.name}: {first_line(e)}; "
                                 "lower embed_dim or batch_size, or train fewer runs at once (--concurrent)")
             on_failed(job.name, e)
+            failed.add(job.run_dir)
             bar.update(1)
             return False
 
@@ -127,12 +143,29 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
 
     def hand_on(job: Job, run: Run) -> None:  # trained: fit and save the samplers (maybe draw), pass it on
         if run.finished or attempt(job, lambda: run.finish(pictures)):
+            untrained.pop(job.run_dir, None)
             bar.update(1)
             on_trained(job)
 
+    def next_ready() -> Job | None:  # the first waiting job whose encoder's run is trained (or failed)
+        for job in waiting:
+            if job.needs in failed:
+                waiting.remove(job)
+                attempt(job, lambda: _raise(IsogenError(f"the run whose encoder it decodes ({job.needs.name}) "
+                                                        "failed")))
+                return next_ready()
+            if job.needs not in untrained:
+                waiting.remove(job)
+                return job
+        return None
+
     while waiting or active:
-        while waiting and len(active) < concurrent:
-            active += start(waiting.pop(0))
+        while waiting and len(active) < concurrent and (job := next_ready()) is not None:
+            active += start(job)
+        if waiting and not active and next_ready() is None:  # nothing trains that they could wait for
+            for job in list(waiting):
+                waiting.remove(job)
+                attempt(job, lambda: _raise(IsogenError(f"it decodes {job.needs}, which this study does not train")))
         for job, run in [(job, run) for job, run in active if run.done]:
             hand_on(job, run)
         # one epoch of every unfinished run, their steps interleaved; a run that raises drops out
@@ -146,6 +179,10 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
                                 + (f"-{epochs[-1]}" if epochs[-1] != epochs[0] else "")
                                 + f" of {max(run.config.total_epochs for _, run in active)}")
     bar.close()
+
+
+def _raise(error: Exception) -> None:
+    raise error
 
 
 def device_oom(error: BaseException) -> bool:

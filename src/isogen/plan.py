@@ -1,92 +1,93 @@
-"""`isogen study SPEC --plan`: how many runs, how many at once and about how long, before anything starts.
+"""`isogen study SPEC --plan`: how many runs, how many at once and about how long, in seconds.
 
-Training time is measured, not guessed: each distinct shape among the pending runs (method, batch, D,
-networks) takes a few timed steps on the device after a warm-up (which includes the CUDA graph
-capture); with K runs at once, K engines of the commonest shape are timed interleaved, as the
-launcher runs them. Evaluation: Inception's measured cost per image times the images each run embeds,
-a stochastic decoder's measured cost per image (an ODE each) times the images each such run decodes,
-plus OTHER_EVAL_S per run for the rest (probes, t-SNE, PRDC, figures), which was measured on the
-2-core CPU (study-small: ~45 s a run besides Inception) and is a guess elsewhere.
+Costs are measured, not guessed, and measured once: each distinct step shape among the pending runs (the
+encoder stage's: method, batch, D, networks, slices, whether the decoder trains beside; the decoder
+stage's: decoder, width, D, batch) takes a few timed steps on the device after a warm-up (which includes
+CUDA graph capture), as do an Inception image and a stochastic decoder's image; the times are cached per
+device name and torch version (files.cache_dir()/plan-times.json), so a second plan reads them. With K
+runs at once, the measured throughput of one run is divided by K interleaved runs' speed-up, measured too.
+Evaluation besides Inception and stochastic decoding (probes, classifier features, PRDC, pictures) is
+OTHER_EVAL_S a run, measured on the 2-core CPU (a guess elsewhere).
 """
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
 
 import torch
 
 from .config import Config
-from .data import as_float
 from .cuda_graph import CAPTURE_AFTER
+from .data import as_float
 from .engine import Engine, new_model
+from .files import cache_dir, read_json, write_json
 from .launcher import Job, dataset_for
 from .methods import make_method
-from .metrics.evaluate import EvalOptions
 from .metrics.inception import InceptionFeatures
 from .models import DECODERS
 from .runs import environment
-from .stages import EncoderStage
+from .stages import DecoderStage, EncoderStage
 
-OTHER_EVAL_S = {"cpu": 45.0, "cuda": 5.0}
+OTHER_EVAL_S = {"cpu": 60.0, "cuda": 5.0}  # 2-core AMD EPYC: the quick demo's evaluation less Inception
 TIMED_STEPS = 4
+ENCODER_SHAPE = ("method", "embed_dim", "batch_size", "encoder", "encoder_width", "sigreg_slices", "precision",
+                 "train_subset")
+DECODER_SHAPE = ("decoder", "decoder_width", "embed_dim", "batch_size", "precision")
+SAMPLING_SHAPE = ("decoder", "decoder_width", "embed_dim", "flow_steps", "flow_solver", "flow_guidance")
 
 
-SHAPE = ("method", "embed_dim", "batch_size", "encoder", "encoder_width", "decoder", "decoder_width",
-         "sigreg_slices", "precision")  # the settings that decide the cost of a step
+class Timings:
+    """Measured seconds by key, cached on disk per device name and torch version."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.path = device, cache_dir() / "plan-times.json"
+        self.prefix = f"{environment(device)['device_name']}|torch {torch.__version__}|"
+        self.saved = read_json(self.path) if self.path.exists() else {}
+        self.used: dict[str, float] = {}  # what this plan read, in order
+
+    def get(self, key: str, measure) -> float:
+        if self.prefix + key not in self.saved:
+            self.saved[self.prefix + key] = measure()
+            write_json(self.path, self.saved)
+        self.used.setdefault(key, self.saved[self.prefix + key])
+        return self.saved[self.prefix + key]
 
 
-DECODER_SHAPE = ("decoder", "decoder_width", "embed_dim", "flow_steps", "flow_solver", "flow_guidance")
+def stage_of(config: Config, decoder: bool) -> tuple[str, tuple]:
+    """The key of a stage's step cost: the encoder's (with the decoder beside, if it trains there) or the decoder's."""
+    if decoder:
+        return "decoder", tuple(getattr(config, k) for k in DECODER_SHAPE)
+    beside = EncoderStage(make_method(config)).decoder_beside
+    extra = (config.decoder, config.decoder_width) if beside else ()
+    return "encoder", tuple(getattr(config, k) for k in ENCODER_SHAPE) + extra
 
 
-def shape_of(config: Config) -> tuple:
-    return tuple(getattr(config, key) for key in SHAPE)
-
-
-def engines(config: Config, images: torch.Tensor, count: int) -> list[Engine]:
-    """`count` fresh engines of this config, with epochs enough for the warm-up and the timed steps."""
-    epochs = -(-(CAPTURE_AFTER + 2 + TIMED_STEPS) // (len(images) // config.batch_size))
-    config = dataclasses.replace(config, epochs=max(config.epochs, epochs))
-    out = []
+def seconds_per_round(config: Config, images: torch.Tensor, decoder: bool, count: int = 1) -> float:
+    """Wall time of one step of each of `count` fresh engines of this stage, interleaved, after a warm-up."""
+    config = dataclasses.replace(config, epochs=max(config.epochs, CAPTURE_AFTER + 2 + TIMED_STEPS),
+                                 decoder_epochs=max(config.decoder_epochs, int(decoder)), encoder_from="")
+    group = []
     for _ in range(count):
         method = make_method(config).to(images.device)
-        out.append(Engine(EncoderStage(method), new_model(method, images.device), images, config))
-    return out
-
-
-def seconds_per_round(group: list[Engine]) -> float:
-    """Wall time of one step of every engine in `group`, interleaved, after warming them up."""
-    taken = [0]
+        model = new_model(method, images.device)
+        codes = model.geometry.prior(len(images), config.embed_dim, torch.Generator().manual_seed(0),
+                                     torch.float32).to(images.device)
+        stage = DecoderStage(method, codes) if decoder else EncoderStage(method)
+        group.append(Engine(stage, model, images[:(CAPTURE_AFTER + 2 + TIMED_STEPS) * config.batch_size], config))
+    for engine in group:
+        engine.begin_epoch(0)
 
     def rounds(n: int) -> None:
         for _ in range(n):
             for engine in group:
-                if taken[0] % engine.steps_per_epoch == 0:  # as in training: a new epoch refills the buffers
-                    engine.begin_epoch(taken[0] // engine.steps_per_epoch)
                 engine.step()
-            taken[0] += 1
-        if group[0].device.type == "cuda":
-            torch.cuda.synchronize(group[0].device)
+        if images.device.type == "cuda":
+            torch.cuda.synchronize(images.device)
 
     rounds(CAPTURE_AFTER + 2)
     started = time.perf_counter()
     rounds(TIMED_STEPS)
     return (time.perf_counter() - started) / TIMED_STEPS
-
-
-def inception_images(options: EvalOptions, samplers: int, shared_midpoint: bool, device: torch.device) -> int:
-    """Images one run's evaluation passes through Inception (the test and floor statistics are cached): each
-    sampler's and the oracle's decodings, and the interpolation midpoints."""
-    n = options.fid_samples if options.fid_samples >= 0 else (10000 if device.type == "cuda" else 500)
-    if n == 0:
-        return 0
-    return (samplers + 1) * min(n, options.samples) + (1 if shared_midpoint else 2) * min(n, options.pairs)
-
-
-def decoded_images(options: EvalOptions, samplers: int) -> int:
-    """Images one run's evaluation decodes: each sampler's and the oracle's samples, the reconstructions,
-    and a lerp and a slerp path of `steps` frames per pair."""
-    return (samplers + 1) * options.samples + options.reconstructions + 2 * options.pairs * options.steps
 
 
 def seconds_per_decoded_image(config: Config, device: torch.device) -> float:
@@ -101,53 +102,60 @@ def seconds_per_decoded_image(config: Config, device: torch.device) -> float:
     return (time.perf_counter() - started) / len(codes)
 
 
-def plan(jobs: list[Job], total_runs: int, concurrent: int, options: EvalOptions, device: torch.device,
-         name: str) -> str:
+def seconds_per_inception_image(device: torch.device, images: torch.Tensor) -> float:
+    inception = InceptionFeatures(device)
+    inception(images[:8])  # warm-up
+    started = time.perf_counter()
+    inception(images[:32])
+    return (time.perf_counter() - started) / 32
+
+
+def evaluation_images(job: Job) -> tuple[int, int]:
+    """(Inception images, decoded images) of one run's evaluation (the reference statistics are cached):
+    the first kid_samplers samplers at max(KID, FID) n; decoded: each sampler's and the oracle's samples, the
+    reconstructions and a lerp and a slerp path of `steps` frames per pair, and the midpoints."""
+    o, samplers = job.eval, len(make_method(job.config).sampler_names)
+    inception = min(samplers, o.kid_samplers) * max(o.kid_samples, o.fid_samples)
+    decoded = (samplers + 1) * o.samples + o.reconstructions + o.pairs * (2 * o.steps + 1)
+    return inception, decoded
+
+
+def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device, name: str) -> str:
     lines = [f"{name}: {total_runs} runs, {len(jobs)} to do; {concurrent} at a time on {device} "
              f"({environment(device)['device_name']})"]
     if not jobs:
         return "\n".join(lines)
-    data = dataset_for(jobs[0].config, {})
-    shapes = Counter(shape_of(j.config) for j in jobs)
-    per_step: dict[tuple, float] = {}
-    varying = [i for i, key in enumerate(SHAPE) if len({shape[i] for shape in shapes}) > 1 or key == "method"]
-    for shape in shapes:
-        config = next(j.config for j in jobs if shape_of(j.config) == shape)
-        images = data.training_split(config.train_subset)[0].to(device)
-        per_step[shape] = seconds_per_round(engines(config, images, 1))
-        what = ", ".join(f"{SHAPE[i]}={shape[i]}" for i in varying)
-        lines.append(f"  {what}: {per_step[shape] * 1000:.1f} ms a step alone ({shapes[shape]} runs)")
-    speedup = 1.0
-    if concurrent > 1:
-        common = shapes.most_common(1)[0][0]
-        config = next(j.config for j in jobs if shape_of(j.config) == common)
-        images = data.training_split(config.train_subset)[0].to(device)
-        speedup = concurrent * per_step[common] / seconds_per_round(engines(config, images, concurrent))
+    timings, data = Timings(device), dataset_for(jobs[0].config, {})
+    images = data.train_images.to(device)
+    train_s, eval_s, inception_images = 0.0, 0.0, 0
+    for job in jobs:
+        c, n_train = job.config, len(data.training_split(job.config.train_subset)[0])
+        steps = n_train // c.batch_size
+        for decoder, epochs in ((False, 0 if c.encoder_from else c.epochs), (True, c.decoder_epochs)):
+            if epochs:
+                kind, shape = stage_of(c, decoder)
+                train_s += epochs * steps * timings.get(f"{kind} step {shape}",
+                                                        lambda: seconds_per_round(c, images, decoder))
+        inception, decoded = evaluation_images(job)
+        inception_images += inception
+        eval_s += OTHER_EVAL_S[device.type] * (job.eval.samples / 10000)
+        if DECODERS[c.decoder].stochastic:
+            shape = tuple(getattr(c, k) for k in SAMPLING_SHAPE)
+            eval_s += decoded * timings.get(f"decode {shape}", lambda: seconds_per_decoded_image(c, device))
+    per_image = timings.get("inception image", lambda: seconds_per_inception_image(
+        device, as_float(data.test_images[:40]))) if inception_images else 0.0
+    eval_s += per_image * inception_images
+    if concurrent > 1:  # K interleaved runs of the commonest encoder shape against one
+        c = jobs[0].config
+        one = timings.get(f"encoder step {stage_of(c, False)[1]}", lambda: seconds_per_round(c, images, False))
+        k = timings.get(f"{concurrent} interleaved {stage_of(c, False)[1]}",
+                        lambda: seconds_per_round(c, images, False, concurrent))
+        speedup = concurrent * one / k
         lines.append(f"  {concurrent} runs interleaved: {speedup:.2f}x the throughput of one")
-    # decoder-only epochs counted at the full step's time: an upper bound
-    train_s = sum(j.config.total_epochs * (len(data.training_split(j.config.train_subset)[0]) // j.config.batch_size)
-                  * per_step[shape_of(j.config)] for j in jobs) / speedup
-    per_image = 0.0
-    if options.fid_samples != 0:
-        inception, sample = InceptionFeatures(device), as_float(data.test_images[:50])
-        inception(sample[:10])  # warm-up
-        started = time.perf_counter()
-        inception(sample)
-        per_image = (time.perf_counter() - started) / len(sample)
-    methods = [make_method(j.config) for j in jobs]
-    images = sum(inception_images(options, len(m.sampler_names), m.geometry.shared_midpoint, device) for m in methods)
-    eval_s = per_image * images + OTHER_EVAL_S[device.type] * len(jobs)
-    # a stochastic decoder's sampling (an ODE per image) is not in OTHER_EVAL_S: timed per decoder shape
-    stochastic = [(j.config, m) for j, m in zip(jobs, methods) if DECODERS[j.config.decoder].stochastic]
-    decode_s: dict[tuple, float] = {}
-    for config, method in stochastic:
-        key = tuple(getattr(config, k) for k in DECODER_SHAPE)
-        if key not in decode_s:
-            decode_s[key] = seconds_per_decoded_image(config, device)
-            lines.append(f"  {', '.join(f'{k}={v}' for k, v in zip(DECODER_SHAPE, key))}: {decode_s[key] * 1000:.1f} "
-                         "ms to decode an image")
-        eval_s += decode_s[key] * decoded_images(options, len(method.sampler_names))
-    lines.append(f"  estimate: training {train_s / 60:.1f} min, evaluation {eval_s / 60:.1f} min "
-                 f"(Inception {per_image * 1000:.1f} ms/image x {images:,} images + {OTHER_EVAL_S[device.type]:.0f} s "
-                 f"a run); wall about {(train_s + eval_s) / 60:.1f} min, less where evaluation overlaps training")
+        train_s /= speedup
+    lines += [f"  {key}: {seconds * 1000:.1f} ms" for key, seconds in timings.used.items()]
+    lines.append(f"  estimate: training {train_s / 60:.1f} min, evaluation {eval_s / 60:.1f} min (Inception "
+                 f"{per_image * 1000:.0f} ms/image x {inception_images:,} images, {OTHER_EVAL_S[device.type]:.0f} s a "
+                 f"run besides); wall about {(train_s + eval_s) / 60:.1f} min ({(train_s + eval_s) / 3600:.1f} h), "
+                 "less where evaluation overlaps training")
     return "\n".join(lines)

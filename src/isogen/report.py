@@ -1,5 +1,7 @@
-"""The study report: one table per question, pictures side by side, the protocol; Markdown and a
-self-contained HTML page written from the same list of blocks."""
+"""The study report: the protocol, the primary endpoints, one table per question, the prior-oracle gap, the
+literature check, the agreement of the two generation metrics, pictures side by side; Markdown and a
+self-contained HTML page written from the same list of blocks. Everything it shows is read from the run
+folders' small files (config, log, metrics, pictures), so a fresh clone rebuilds it from committed results."""
 from __future__ import annotations
 
 import base64
@@ -9,52 +11,20 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from . import figures
+from .catalog import ENDPOINTS, QUESTIONS
 from .files import read_json, read_jsonl, write_text
 from .metrics.schema import COLUMNS, value
+from .runner import collect
 from .statistics import holm, paired_difference
-from .study import StudySpec, collect
+from .study import StudySpec
 
-QUESTIONS = [
-    ("Q1. Do contrastive embeddings become invertible (decodable) when isotropic?",
-     "Reconstruction of held-out digits from frozen codes, next to what the codes know (probes) and how "
-     "many directions they use.", ["mse", "bce", "probe", "knn", "rank"], None),
-    ("Q2. Does isotropy improve generative smoothness?",
-     "Samples from the model's prior and paths between test digits (midpoints: lerp and slerp coincide on "
-     "the sphere; evenness 1 = equal steps).",
-     ["fid_prior", "cfid_prior", "precision", "recall", "confident", "mid_fid", "mid_ifid", "even_lerp",
-      "even_slerp", "frames"], None),
-    ("Q3. Is the spherical or the Gaussian model better at generating digits?",
-     "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) prior), "
-     "with VAEs as the classical Gaussian reference.",
-     ["fid_prior", "fid_matched", "cfid_prior", "cfid_matched", "mse"],
-     lambda row: row["label"] in ("sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae",
-                                  "hs-vae")),
-    ("Q4. How does SIGReg compare with the standard uniformity mechanisms?",
-     "Isotropy of the test codes: the EP statistic T against the exact sphere marginal, as T/N (a distance "
-     "comparable across N) next to the same for truly uniform codes of the same N and D (their mean over the "
-     "cached null draws), then spectrum, uniformity and alignment, next to generation and representation.",
-     ["ep_n", "ep_null_n", "spread", "rank", "mrl", "unif", "align", "fid_prior", "probe"], None),
-    ("Q5. Is isotropy enough to replace a learned code generator?",
-     "Decoding the prior (uniform sphere or N(0, I)), a learned code generator (RCG's representation model: "
-     "a flow-matching residual MLP fitted to the training codes) and real training codes (the oracle), with "
-     "the deterministic decoder and the flow-matching decoder (entries '-flow'). Code FD: the Frechet distance "
-     "between sampled and real test codes (RCG's representation FD). If isotropy is enough, the gap prior - "
-     "learned is small for the isotropic encoders and large for the others.",
-     ["fid_prior", "fid_learned", "fid_gap", "fid_oracle", "code_fd_prior", "code_fd_learned", "confident",
-      "confident_learned"], lambda row: "learned" in row["metrics"]["generation"]),
-]
-# each: (title, what it compares, its columns, which runs it compares: a predicate on a row, None = all)
-# One primary endpoint per question, declared before any study's numbers: the column, and the two entries
-# whose per-seed difference A - B answers it (skipped where a study lacks either at two or more seeds).
-ENDPOINTS = [
-    ("Q1", "mse", "sigreg-sphere", "infonce"),
-    ("Q2", "fid_prior", "sigreg-sphere", "infonce"),
-    ("Q3", "fid_prior", "sigreg-sphere", "sigreg-gauss"),
-    ("Q4", "ep_n", "sigreg-sphere", "infonce-uniform"),
-    ("Q5", "fid_gap", "sigreg-sphere-flow", "infonce-flow"),
-]
+# Ghosh et al. 2020 (arXiv 1903.12436), Table 1: MNIST, latent 16, Inception FID of 10k samples
+LITERATURE = {("vae", "prior"): 19.21, ("vae", "gmm"): 17.66, ("ae-gmm", "matched"): 58.73, ("ae-gmm", "gmm"): 10.66}
+GAP_COLUMNS = ("confident", "confident_oracle", "confident_gap", "cfid_prior", "cfid_oracle", "code_fd_prior",
+               "nearest_prior", "nearest_oracle")
 
 
 def fmt(values: list, digits: int) -> str:
@@ -66,16 +36,22 @@ def fmt(values: list, digits: int) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
-def table(rows: list[dict], keys: list[str], include=None) -> tuple[list, list]:
-    """Rows of (entry, D) with mean ± std over seeds of each column; `include` picks the runs (None: all)."""
+def main_rows(rows: list[dict], labels: tuple[str, ...] = ()) -> dict[tuple[str, int], list[dict]]:
+    """Main runs (no grid point) grouped by (entry, D), in the study's order; `labels` picks entries (() = all)."""
     groups: dict = {}
     for row in rows:
-        if row["group"] == "main" and (include is None or include(row)):
-            groups.setdefault((row["label"], row["dim"]), []).append(row["metrics"])
+        run = row["run"]
+        if run.varied is None and (not labels or run.entry in labels):
+            groups.setdefault((run.entry, run.dim), []).append(row["metrics"])
+    return groups
+
+
+def table(rows: list[dict], keys: tuple[str, ...], labels: tuple[str, ...] = ()) -> tuple[list, list]:
+    """Rows of (entry, D) with mean ± std over seeds of each column."""
     header = ["method", "D", "seeds"] + [COLUMNS[k].title for k in keys]
-    body = [[label, str(dim), str(len(ms))]
-            + [fmt([value(m, COLUMNS[k].path) for m in ms], COLUMNS[k].digits) for k in keys]
-            for (label, dim), ms in groups.items()]
+    body = [[label, str(dim), str(len(ms))] + [fmt([value(m, COLUMNS[k].path) for m in ms], COLUMNS[k].digits)
+                                               for k in keys]
+            for (label, dim), ms in main_rows(rows, labels).items()]
     return header, body
 
 
@@ -84,9 +60,10 @@ def endpoint_table(rows: list[dict]) -> tuple[list, list]:
     interval, the paired t-test's p and its Holm adjustment across everything in the table."""
     tests = []
     for question, key, *arms in ENDPOINTS:
-        for dim in sorted({row["dim"] for row in rows}):
-            a, b = ({row["seed"]: value(row["metrics"], COLUMNS[key].path) for row in rows
-                     if row["group"] == "main" and row["label"] == label and row["dim"] == dim} for label in arms)
+        for dim in sorted({row["run"].dim for row in rows}):
+            a, b = ({row["run"].seed: value(row["metrics"], COLUMNS[key].path) for row in rows
+                     if row["run"].varied is None and row["run"].entry == label and row["run"].dim == dim}
+                    for label in arms)
             difference = paired_difference(a, b)
             if difference is not None:
                 tests.append((question, COLUMNS[key].title, " − ".join(arms), dim, difference))
@@ -94,6 +71,31 @@ def endpoint_table(rows: list[dict]) -> tuple[list, list]:
     body = [[question, title, arms, str(dim), str(d.n), str(d), f"{d.p:.3g}", f"{adjusted:.3g}"]
             for (question, title, arms, dim, d), adjusted in zip(tests, holm([t[-1].p for t in tests]))]
     return header, body
+
+
+def literature_table(rows: list[dict]) -> tuple[list, list]:
+    header = ["method", "sampler", "D", "seed", "Inception FID (n)", "Ghosh et al. 2020"]
+    body = []
+    for row in rows:
+        for sampler, record in row["metrics"]["generation"].items():
+            if "inception_fid" in record:
+                run = row["run"]
+                body.append([run.entry, sampler, str(run.dim), str(run.seed),
+                             f"{record['inception_fid']:.2f} ({record['inception_fid_n']})",
+                             str(LITERATURE.get((run.entry, sampler), "—")) if run.dim == 16 else "—"])
+    return header, body
+
+
+def agreement(rows: list[dict]) -> str | None:
+    """Spearman's rank correlation of classifier FID and Inception KID (prior) over the runs that have both."""
+    pairs = [(value(r["metrics"], COLUMNS["cfid_prior"].path), value(r["metrics"], COLUMNS["kid_prior"].path))
+             for r in rows]
+    pairs = [p for p in pairs if None not in p]
+    if len(pairs) < 3:
+        return None
+    rho, p = stats.spearmanr(*zip(*pairs))
+    return (f"Classifier FID (n = 10k) and Inception KID (n = 1000) of the prior samples rank the {len(pairs)} runs "
+            f"alike: Spearman's rho = {rho:.3f} (p = {p:.2g}).")
 
 
 def write_report(spec: StudySpec, out: Path) -> Path:
@@ -105,22 +107,34 @@ def write_report(spec: StudySpec, out: Path) -> Path:
         blocks.append(("p", "No finished runs yet."))
         return render(blocks, folder)
     blocks.append(("p", protocol_text(spec, rows)))
-    floor = rows[0]["metrics"].get("floor", {})
-    if floor:
-        blocks.append(("p", f"Floor (real training images vs the test set): Inception FID "
-                            f"{floor.get('inception_fid', float('nan')):.1f} (n={floor.get('inception_fid_n', '—')}), "
-                            f"classifier FID {floor['classifier_fid']:.2f} (n={floor['n']})."))
+    floor = rows[0]["metrics"]["floor"]
+    blocks.append(("p", f"Floor (real training images vs the test set): classifier FID {floor['classifier_fid']:.2f}, "
+                        f"classifier KID {floor['classifier_kid']:.4f} (n = {floor['n']})" + "".join(
+                            f", Inception {name} {floor[key]:.{digits}f} (n = {floor[key + '_n']})" for key, name, digits
+                            in (("inception_kid", "KID", 5), ("inception_fid", "FID", 2)) if key in floor) + "."))
     header, body = endpoint_table(rows)
     if body:
         blocks += [("h2", "Primary endpoints"),
-                   ("p", "One endpoint per question, declared in isogen/report.py (ENDPOINTS) before the numbers: "
+                   ("p", "One endpoint per question, declared in isogen/catalog.py (ENDPOINTS) before the numbers: "
                          "the difference A − B paired by seed, its mean with the 95% t-interval, the paired "
                          "t-test's p, and p adjusted by Holm's method across this table."),
                    ("table", header, body)]
-    for title, text, keys, include in QUESTIONS:
-        header, body = table(rows, keys, include)
-        if body:  # a question the study has runs for
-            blocks += [("h2", title), ("p", text), ("table", header, body)]
+    for q in QUESTIONS:
+        header, body = table(rows, q.columns, q.labels)
+        if body and any(any(c != "—" for c in r[3:]) for r in body):  # a question the study has numbers for
+            blocks += [("h2", f"{q.key}. {q.title}"), ("p", q.text), ("table", header, body)]
+    header, body = table(rows, GAP_COLUMNS)
+    blocks += [("h2", "The prior-oracle gap"),
+               ("p", "Decoded prior points beside decoded real codes (the oracle), on the same classifier metrics "
+                     "at n = 10k, and in code space: the Frechet distance of the prior's codes to the test codes, "
+                     "and the mean distance to the nearest training code of prior points and of test codes."),
+               ("table", header, body)]
+    header, body = literature_table(rows)
+    if body:
+        blocks += [("h2", "Beside the literature"), ("p", "Inception FID at the n stated (biased upward at small "
+                                                          "n: compare only at equal n)."), ("table", header, body)]
+    if text := agreement(rows):
+        blocks += [("h2", "Do the two generation metrics agree?"), ("p", text)]
     blocks += pictures(spec, rows, folder)
     return render(blocks, folder)
 
@@ -130,91 +144,92 @@ def protocol_text(spec: StudySpec, rows: list) -> str:
     env = c["environment"]
     config = read_json(rows[0]["dir"] / "config.json")
     train_seconds = sum(sum(r["seconds"] for r in read_jsonl(row["dir"] / "log.jsonl")) for row in rows)
-    return (f"Protocol: {len(rows)} runs ({len({r['label'] for r in rows})} methods, D in {spec.dims}, seeds "
-            f"{spec.seeds}); training preset '{spec.preset}' with {spec.overrides}: {config['epochs']} epochs, "
-            f"batch {config['batch_size']}, {c['train_images_for_samplers']} training images, "
-            f"{config['encoder']} encoder (width {config['encoder_width']}), decoder width "
-            f"{config['decoder_width']}, lr {config['lr']}. Evaluation on the {c['test_images']} test images: "
-            f"{c['samples']} samples per sampler for classifier metrics (classifier test accuracy "
-            f"{c['classifier_test_accuracy']:.4f}); Inception FID: {c['inception']}, n={c['inception_fid_n']} "
-            f"(biased upward at small n: compare only at equal n). Hardware: {env['device_name']} "
-            f"({env['device']}, {env['cpu_threads']} threads), torch {env['torch']}; training wall time "
-            f"{train_seconds / 60:.1f} min in all. Numbers are mean ± std over seeds (one value when one seed).")
+    seeds = sorted({r["run"].seed for r in rows})
+    return (f"Protocol: {len(rows)} runs ({len({r['run'].entry for r in rows})} entries, D in "
+            f"{sorted({r['run'].dim for r in rows})}, seeds {seeds}); preset '{spec.preset}' with {spec.overrides}: "
+            f"{config['epochs']} encoder epochs and {config['decoder_epochs']} decoder-only epochs on the frozen "
+            f"encoder's codes, batch {config['batch_size']}, {c['train_images_for_samplers']} training images, "
+            f"{config['encoder']} encoder (width {config['encoder_width']}), decoder width {config['decoder_width']}, "
+            f"lr {config['lr']}. Evaluation on the {c['test_images']} test images: {c['samples']} samples per "
+            f"sampler for classifier metrics (classifier test accuracy {c['classifier_test_accuracy']:.4f}); "
+            f"Inception ({c['inception']}): KID at n = {c['inception_kid_n']} for the first sampler, FID at n = "
+            f"{spec.literature_fid} for literature entries. Hardware: {env['device_name']} ({env['device']}, "
+            f"{env['cpu_threads']} threads), torch {env['torch']}; training wall time {train_seconds / 60:.1f} min "
+            f"in all. Numbers are mean ± std over seeds (one value when one seed).")
 
 
 def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     blocks: list[tuple] = [("h2", "Pictures")]
-    main = [r for r in rows if r["group"] == "main" and r["dim"] == spec.dims[0] and r["seed"] == spec.seeds[0]]
-
+    first = {}  # the first main run of each entry at the study's first D
+    for row in rows:
+        if row["run"].varied is None and row["run"].dim == spec.dims[0]:
+            first.setdefault(row["run"].entry, row)
+    main = list(first.values())
     grids = []
     for row in main:  # the prior where the method has one, else its vMF or GMM fit
         samplers = row["metrics"]["generation"]
         sampler = next((name for name in ("prior", "vmf", "gmm") if name in samplers), "matched")
-        grids.append((row["dir"] / "figures" / f"samples-{sampler}.png", f"{row['label']} ({sampler})"))
+        grids.append((row["dir"] / "figures" / f"samples-{sampler}.png", f"{row['run'].entry} ({sampler})"))
     figures.picture_mosaic(folder / "samples.png", grids)
-    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}: the prior where the method has one, "
-                                         "else its vMF or GMM fit."))
-
+    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}, first seed: the prior where the "
+                                         "method has one, else its vMF or GMM fit."))
     q5 = [r for r in main if "learned" in r["metrics"]["generation"]]
     if q5:
         figures.picture_mosaic(folder / "samples-q5.png", [(r["dir"] / "figures" / f"samples-{sampler}.png",
-                                                            f"{r['label']} ({sampler})")
+                                                            f"{r['run'].entry} ({sampler})")
                                                            for r in q5 for sampler in ("prior", "learned")], cols=4)
         blocks.append(("img", "samples-q5.png", "Question 5: each encoder and decoder, decoding the prior (left) "
                                                 "and the learned code generator (right)."))
-        draws = [(r["dir"] / "figures" / "draws.png", r["label"]) for r in q5
+        draws = [(r["dir"] / "figures" / "draws.png", r["run"].entry) for r in q5
                  if (r["dir"] / "figures" / "draws.png").exists()]
         if draws:
             figures.picture_mosaic(folder / "draws.png", draws, cols=2)
             blocks.append(("img", "draws.png", "The flow decoder: several draws for each of 8 test codes — what the "
                                                "code fixes and what the decoder adds."))
-
     for row in main:
-        shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['label']}.png")
-    blocks += [("img", f"interpolations-{r['label']}.png", f"Interpolations: {r['label']}") for r in main
-               if r["label"] in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae", "sigreg-sphere-flow")]
-
-    figures.spectra(folder / "spectra.png", {r["label"]: r["metrics"]["isotropy"]["eigenvalues"] for r in main})
+        shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['run'].entry}.png")
+    blocks += [("img", f"interpolations-{r['run'].entry}.png", f"Interpolations: {r['run'].entry}") for r in main
+               if r["run"].entry in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae", "sigreg-sphere-flow")]
+    figures.spectra(folder / "spectra.png", {r["run"].entry: r["metrics"]["isotropy"]["eigenvalues"] for r in main})
     blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
-
     points = []
-    for row in main:  # one point per method: mean over seeds, bars = std (none with one seed)
-        seeds = [r["metrics"] for r in rows if r["group"] == "main" and r["dim"] == row["dim"]
-                 and r["label"] == row["label"]]
+    for (label, dim), seeds in main_rows(rows).items():  # one point per entry and sampler: mean ± std over seeds
+        if dim != spec.dims[0]:
+            continue
         xs = [value(m, COLUMNS["mse"].path) for m in seeds]
-        for sampler in seeds[0]["generation"]:  # each sampler of the run: ae-gmm's GMM point among them
-            ys = [value(m, f"generation.{sampler}.inception_fid") for m in seeds]
-            if None not in ys:
-                bars = len(seeds) > 1
-                points.append({"label": row["label"], "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
-                               "xerr": np.std(xs, ddof=1) if bars else None,
-                               "yerr": np.std(ys, ddof=1) if bars else None})
-    figures.tradeoff(folder / "tradeoff.png", points)
-    over = f"mean ± std over seeds {spec.seeds}" if len(spec.seeds) > 1 else f"seed {spec.seeds[0]}"
-    blocks.append(("img", "tradeoff.png", f"Reconstruction vs generation trade-off (as seed 002, Fig. 2); {over}."))
-
-    sensitivity = sensitivity_table(spec, rows)
-    if sensitivity:
-        figures.sensitivity(folder / "sensitivity.png", sensitivity)
-        header = ["parameter", "value", "classifier FID, prior", "linear probe", "EP statistic"]
-        body = [[k, str(x), f"{f:.1f}", f"{p:.4f}", f"{e:.2f}"] for k, pts in sensitivity.items() for x, f, p, e in pts]
-        blocks += [("h2", f"Sensitivity of {spec.main_entry} (D={spec.dims[0]}, seed {spec.seeds[0]})"),
-                   ("table", header, body), ("img", "sensitivity.png", "Sensitivity to lambda, slices and tau.")]
+        for sampler in seeds[0]["generation"]:
+            ys = [value(m, f"generation.{sampler}.classifier_fid") for m in seeds]
+            bars = len(seeds) > 1
+            points.append({"label": label, "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
+                           "xerr": np.std(xs, ddof=1) if bars else None, "yerr": np.std(ys, ddof=1) if bars else None})
+    figures.tradeoff(folder / "tradeoff.png", points, "classifier FID (n = 10k)")
+    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation, mean ± std over seeds (Ghosh et al. "
+                                          "2020 draw the same trade-off)."))
+    curves = grid_curves(spec, rows)
+    if curves:
+        figures.sensitivity(folder / "sensitivity.png", curves)
+        header = ["entry: setting", "value", "classifier FID, prior", "linear probe", "EP T/N"]
+        body = [[k, f"{x:g}", f"{f:.1f}", f"{p:.4f}", f"{e:.5f}"] for k, pts in curves.items() for x, f, p, e in pts]
+        blocks += [("h2", "Each entry's knob (first D and seed)"), ("table", header, body),
+                   ("img", "sensitivity.png", "Classifier FID of prior samples and linear probe along each grid.")]
     return blocks
 
 
-def sensitivity_table(spec: StudySpec, rows: list) -> dict:
-    main = next((r for r in rows if r["group"] == "main" and r["label"] == spec.main_entry
-                 and r["dim"] == spec.dims[0] and r["seed"] == spec.seeds[0]), None)
+def grid_curves(spec: StudySpec, rows: list) -> dict[str, list[tuple]]:
+    """For every entry's grid key: (value, classifier FID prior, probe, EP T/N) at its points and its main run."""
     out = {}
-    for key in spec.sensitivity:
-        points = [r for r in rows if r["group"] == f"sensitivity:{key}"] + ([main] if main else [])
-        points = sorted(((float(read_json(r["dir"] / "config.json")[key]),
-                          value(r["metrics"], COLUMNS["cfid_prior"].path),
-                          value(r["metrics"], COLUMNS["probe"].path), value(r["metrics"], COLUMNS["ep"].path))
-                         for r in points), key=lambda p: p[0])
-        if len(points) > 1:
-            out[key] = points
+    for entry in spec.entries:
+        points = spec.points(entry)[0]
+        main = [r for r in rows if r["run"].entry == entry.label and r["run"].varied is None
+                and (r["run"].dim, r["run"].seed) == points]
+        for key in entry.grid:
+            varied = [r for r in rows if r["run"].entry == entry.label and r["run"].varied
+                      and r["run"].varied[0] == key]
+            series = sorted((float(read_json(r["dir"] / "config.json")[key]),
+                             *(value(r["metrics"], COLUMNS[k].path) for k in ("cfid_prior", "probe", "ep_n")))
+                            for r in varied + main)
+            if len(series) > 1 and all(None not in p for p in series):
+                out[f"{entry.label}: {key}"] = series
     return out
 
 

@@ -1,27 +1,27 @@
-"""`isogen study SPEC`: every method under one protocol, over embedding sizes and seeds.
+"""A study: named entries (a method plus config overrides) crossed with embedding sizes and seeds, each
+entry's knob grid, and the runs that reuse another entry's encoders; planned here as typed runs.
 
-A study is a list of named entries (a method plus config overrides), crossed with `dims` and `seeds`,
-plus a sensitivity grid around the main model. Each run lives in OUT/runs/<entry>-d<D>-s<seed>/; a run
-with metrics.json is finished and skipped, one with a checkpoint is resumed, so killing the study loses
-at most the run in progress. The data set is loaded once and shared by every run. `isogen.report`
-turns the folder into OUT/report/.
+    Entry     a method and its overrides; its own dims and seeds, or the study's; `grid`: values of one or
+              more config keys, each its own run at the entry's first D and seed; `encoder`: the label of
+              another entry whose trained encoder its runs decode (a run built with `--from`: only the
+              decoder's keys may differ), so two decoders of one encoder are a paired comparison and the
+              encoder trains once; `literature`: its first seed's runs get Inception FID at n = literature_fid,
+              to stand beside published numbers.
+    RunPlan   one run: its folder name, entry, D, seed, the grid point it varies (if any), its config
+              overrides, the run whose encoder it decodes (if any), its evaluation options.
+
+Run folders are OUT/runs/<entry>[-<key><value>]-d<D>-s<seed>/; `isogen.runner` trains and evaluates the
+pending ones, `isogen.report` writes OUT/report/, `isogen.catalog` holds the named studies.
 """
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .config import PRESETS, Config, make_config
-from .data import Dataset
+from .config import DECODER_KEYS, PRESETS, Config, make_config
 from .errors import IsogenError
-from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
-from .cluster import SlurmOptions, run_on_cluster
-from .launcher import Evaluations, Job, choose_concurrency, describe_failure, train_all
 from .methods import METHODS
 from .metrics.evaluate import EvalOptions
-from .runs import resolve_device
 
 Scalar = str | int | float | bool
 
@@ -31,32 +31,23 @@ class Entry:
     label: str  # names the entry's runs and its rows in the report
     method: str  # a name in METHODS
     overrides: dict[str, Scalar] = field(default_factory=dict)  # config overrides of this entry
+    dims: list[int] = field(default_factory=list)  # [] = the study's
+    seeds: list[int] = field(default_factory=list)  # [] = the study's
+    grid: dict[str, list[Scalar]] = field(default_factory=dict)  # key -> values, at the first D and seed
+    encoder: str = ""  # the entry whose encoders its runs decode ("" = its own)
+    literature: bool = False  # compared with published numbers: Inception FID on its first seed's runs
 
 
-BASELINES = [
-    Entry("infonce", "infonce"),
-    Entry("sigreg-sphere", "sigreg-sphere", {"sigreg_target": "gauss"}),
-    Entry("sigreg-sphere-exact", "sigreg-sphere", {"sigreg_target": "sphere"}),
-    Entry("sigreg-gauss", "sigreg-gauss"),
-    Entry("infonce-uniform", "infonce-uniform"),
-    Entry("align-uniform", "align-uniform"),
-    Entry("eccentric-ae", "eccentric-ae"),
-    Entry("vae", "vae"),
-    Entry("beta-vae", "beta-vae"),
-    Entry("hs-vae", "hs-vae"),
-    Entry("ae-gmm", "ae-gmm"),
-]
-# Question 5: the four contrastive encoders, each with the deterministic and the flow-matching decoder,
-# decoded from the prior and from a learned code generator.
-Q5_ENTRIES = [Entry(f"{label}{suffix}", method, {**overrides, "samplers": "prior,learned", **decoder})
-              for label, method, overrides in [("sigreg-sphere", "sigreg-sphere", {"sigreg_target": "gauss"}),
-                                               ("infonce", "infonce", {}), ("align-uniform", "align-uniform", {}),
-                                               ("sigreg-gauss", "sigreg-gauss", {})]
-              for suffix, decoder in [("", {}), ("-flow", {"decoder": "flow"})]]
-SENSITIVITY = {"sigreg_weight": [0.02, 0.1, 0.5], "sigreg_slices": [32, 128], "temperature": [0.1, 0.2, 0.5]}
-# Where do the answers stop moving? The encoder's budget in epochs, each its own run (the learning-rate
-# schedule depends on it), then the same decoder-only epochs for all.
-PROBE_METHODS, PROBE_EPOCHS = ("infonce", "sigreg-sphere", "ae-gmm"), (5, 10, 20, 40, 80)
+@dataclass(frozen=True)
+class RunPlan:
+    name: str  # the run folder's name
+    entry: str
+    dim: int
+    seed: int
+    varied: tuple[str, Scalar] | None  # the grid point this run varies, or None for a main run
+    overrides: dict[str, str]  # its config overrides over the study's preset
+    source: str  # the run whose encoder it decodes ("" = its own)
+    eval: EvalOptions
 
 
 @dataclass
@@ -64,12 +55,11 @@ class StudySpec:
     name: str
     preset: str  # training preset shared by every run ("" = the defaults)
     overrides: dict[str, Scalar] = field(default_factory=dict)  # config overrides shared by every run
-    entries: list[Entry] = field(default_factory=lambda: [dataclasses.replace(e) for e in BASELINES])
-    dims: list[int] = field(default_factory=lambda: [32])
+    entries: list[Entry] = field(default_factory=list)
+    dims: list[int] = field(default_factory=lambda: [64])
     seeds: list[int] = field(default_factory=lambda: [0])
-    main_entry: str = "sigreg-sphere"  # the entry the sensitivity grid varies
-    sensitivity: dict[str, list[Scalar]] = field(default_factory=lambda: {k: list(v) for k, v in SENSITIVITY.items()})
     eval: EvalOptions = field(default_factory=EvalOptions)
+    literature_fid: int = 10000  # Inception FID's n for literature entries (Ghosh et al. 2020 use 10k)
 
     @classmethod
     def from_dict(cls, values: object, source: str) -> StudySpec:
@@ -93,49 +83,75 @@ class StudySpec:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def entry(self, label: str) -> Entry:
+        return next(e for e in self.entries if e.label == label)
+
     def validate(self) -> StudySpec:
+        def fail(problem: str, fix: str) -> None:
+            raise IsogenError(f"study {self.name}: {problem}; {fix}")
+
         labels = [e.label for e in self.entries]
-        if len(set(labels)) != len(labels):
-            raise IsogenError(f"study {self.name}: entry labels repeat ({labels}); make them unique")
+        if not labels or len(set(labels)) != len(labels):
+            fail(f"entry labels are missing or repeat ({labels})", "give every entry its own label")
+        keys = {f.name for f in dataclasses.fields(Config)}
         for entry in self.entries:
             if entry.method not in METHODS:
-                raise IsogenError(f"study {self.name}: unknown method {entry.method!r}; valid methods: "
-                                  f"{', '.join(METHODS)}")
-        unknown = sorted(set(self.sensitivity) - {f.name for f in dataclasses.fields(Config)})
-        if unknown:
-            raise IsogenError(f"study {self.name}: unknown config key {unknown[0]!r} in sensitivity; valid keys: "
-                              f"{', '.join(f.name for f in dataclasses.fields(Config))}")
-        if self.sensitivity and self.main_entry not in labels:
-            raise IsogenError(f"study {self.name}: main_entry {self.main_entry!r} is not an entry label; "
-                              f"use one of {labels}")
+                fail(f"unknown method {entry.method!r}", f"valid methods: {', '.join(METHODS)}")
+            if unknown := sorted(set(entry.grid) - keys):
+                fail(f"unknown config key {unknown[0]!r} in the grid of {entry.label}", "use Config's keys")
+            if entry.encoder:
+                source = next((e for e in self.entries if e.label == entry.encoder), None)
+                if source is None or source.encoder or source.method != entry.method:
+                    fail(f"{entry.label} decodes the encoders of {entry.encoder!r}", "name an entry of the same "
+                         "method that trains its own encoder")
+                if not {(d, s) for d, s in self.points(entry)} <= {(d, s) for d, s in self.points(source)}:
+                    fail(f"{entry.label} has dims or seeds that {source.label} lacks", "give it a subset of them")
+                if encoder_keys := sorted(k for k in {**entry.overrides, **entry.grid} if k not in DECODER_KEYS):
+                    fail(f"{entry.label} decodes {source.label}'s encoders but sets {encoder_keys}",
+                         f"set only the decoder's keys ({', '.join(sorted(DECODER_KEYS))})")
         for run in self.runs():  # every config must be valid before anything runs
-            make_config(self.preset, run["overrides"])
+            make_config(self.preset, run.overrides)
         return self
 
-    def runs(self) -> list[dict]:
-        """Every run of the study: name, entry label, D, seed, the config overrides, its group."""
-        out = [self._run(entry, dim, seed, "main", {}) for entry in self.entries for dim in self.dims
-               for seed in self.seeds]
-        main = next((e for e in self.entries if e.label == self.main_entry), None)
-        for key, values in self.sensitivity.items():
-            default = make_config(self.preset, {**self.overrides, **main.overrides}).to_dict()[key]
-            for value in values:
-                if value != default:  # the default is the main run itself
-                    out.append(self._run(main, self.dims[0], self.seeds[0], f"sensitivity:{key}", {key: value}))
+    def points(self, entry: Entry) -> list[tuple[int, int]]:
+        return [(d, s) for d in entry.dims or self.dims for s in entry.seeds or self.seeds]
+
+    def runs(self) -> list[RunPlan]:
+        """Every run: main runs of every entry (encoders before the runs that decode them), then grid runs."""
+        ordered = sorted(self.entries, key=lambda e: bool(e.encoder))  # stable: the spec's order otherwise
+        out = [self._run(e, d, s, None) for e in ordered for d, s in self.points(e)]
+        for entry in ordered:
+            dim, seed = self.points(entry)[0]
+            default = self.config_overrides(entry, dim, seed, None)
+            resolved = make_config(self.preset, default).to_dict()
+            out += [self._run(entry, dim, seed, (key, value)) for key, values in entry.grid.items()
+                    for value in values if value != resolved[key]]  # the default is the main run itself
         return out
 
-    def _run(self, entry: Entry, dim: int, seed: int, group: str, extra: dict) -> dict:
-        suffix = "".join(f"-{k}{v}" for k, v in extra.items())
-        overrides = {**self.overrides, **entry.overrides, **extra, "method": entry.method, "embed_dim": dim,
-                     "seed": seed}
-        return {"name": f"{entry.label}{suffix}-d{dim}-s{seed}", "label": entry.label, "dim": dim, "seed": seed,
-                "group": group, "overrides": {k: str(v) for k, v in overrides.items()}}
+    def config_overrides(self, entry: Entry, dim: int, seed: int, varied: tuple[str, Scalar] | None) -> dict:
+        source = self.entry(entry.encoder) if entry.encoder else None
+        overrides = {**self.overrides, **(source.overrides if source else {}), **entry.overrides,
+                     **dict([varied] if varied else []), "method": entry.method, "embed_dim": dim, "seed": seed}
+        if source:
+            overrides["encoder_from"] = f"../{source.label}-d{dim}-s{seed}"
+        return {k: str(v) for k, v in overrides.items()}
+
+    def _run(self, entry: Entry, dim: int, seed: int, varied: tuple[str, Scalar] | None) -> RunPlan:
+        suffix = f"-{varied[0]}{varied[1]}" if varied else ""
+        fid = self.literature_fid if entry.literature and seed == (entry.seeds or self.seeds)[0] else 0
+        options = dataclasses.replace(self.eval, fid_samples=fid) if fid else self.eval
+        return RunPlan(f"{entry.label}{suffix}-d{dim}-s{seed}", entry.label, dim, seed, varied,
+                       self.config_overrides(entry, dim, seed, varied),
+                       f"{entry.encoder}-d{dim}-s{seed}" if entry.encoder else "", options)
 
 
 def is_entry(value: object) -> bool:
-    return (isinstance(value, dict) and {"label", "method"} <= set(value) <= {"label", "method", "overrides"}
+    allowed = {f.name for f in dataclasses.fields(Entry)}
+    return (isinstance(value, dict) and {"label", "method"} <= set(value) <= allowed
             and isinstance(value["label"], str) and isinstance(value["method"], str)
-            and is_scalar_map(value.get("overrides", {})))
+            and is_scalar_map(value.get("overrides", {})) and is_value_lists(value.get("grid", {}))
+            and all(is_int_list(value[k]) or value[k] == [] for k in ("dims", "seeds") if k in value)
+            and isinstance(value.get("encoder", ""), str) and isinstance(value.get("literature", False), bool))
 
 
 def is_scalar_map(value: object) -> bool:
@@ -165,121 +181,10 @@ SPEC_FIELDS = {  # field of a study JSON -> (its check, what it must be)
     "preset": (lambda v: isinstance(v, str), f"a string: '' or one of {list(PRESETS)}"),
     "overrides": (is_scalar_map, "an object of config keys to numbers or strings"),
     "entries": (lambda v: isinstance(v, list) and bool(v) and all(map(is_entry, v)),
-                'a non-empty list of {"label": ..., "method": ..., "overrides": {...}} objects'),
+                'a non-empty list of {"label": ..., "method": ..., "overrides": {...}, ...} objects '
+                f"(keys among {[f.name for f in dataclasses.fields(Entry)]})"),
     "dims": (is_int_list, "a non-empty list of integers"),
     "seeds": (is_int_list, "a non-empty list of integers"),
-    "main_entry": (lambda v: isinstance(v, str), "a string (an entry label)"),
-    "sensitivity": (is_value_lists, "an object of config keys to non-empty lists of values"),
     "eval": (is_eval_options, f"an object with keys among {EVAL_OPTIONS} and valid values (isogen eval --help)"),
+    "literature_fid": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 10, "an integer >= 10"),
 }
-
-
-def _small(name: str, **fields) -> StudySpec:
-    """The CPU protocol: D=32, a sixth of MNIST for 4 epochs, Inception FID at n=200."""
-    return StudySpec(name=name, preset="quick", overrides={"train_subset": 10000, "epochs": 4, "warmup_steps": 20},
-                     eval=EvalOptions(fid_samples=200, samples=2000, pairs=200, null_draws=50, probe_train=5000),
-                     **fields)
-
-
-STUDIES = {
-    # CPU, under an hour on 2 cores: one seed plus the sensitivity grid.
-    "study-small": _small("study-small"),
-    # The same runs over seeds 0-2 without the sensitivity grid, for error bars (~1.5 h on 2 cores; its
-    # seed-0 runs are study-small's, so copying those run folders in skips them).
-    "study-small-seeds": _small("study-small-seeds", seeds=[0, 1, 2], sensitivity={}),
-    # One GPU: the whole grid, 3 seeds, full data, 10k-sample Inception FID.
-    "study-full": StudySpec(name="study-full", preset="full", dims=[32, 64, 128], seeds=[0, 1, 2]),
-    # One GPU, first: the convergence probe (seed 0, D=64), whose plateau fixes the encoder's budget.
-    "study-probe": StudySpec(name="study-probe", preset="full", overrides={"decoder_epochs": 20},
-                             entries=[Entry(f"{method}-e{epochs}", method, {"epochs": epochs})
-                                      for method in PROBE_METHODS for epochs in PROBE_EPOCHS],
-                             dims=[64], seeds=[0], sensitivity={}),
-    # One GPU: the baselines beside the literature (Ghosh et al. 2020, Table 1: MNIST, D=16, FID at n=10k).
-    "study-literature": StudySpec(name="study-literature", preset="full", overrides={"decoder_epochs": 20},
-                                  entries=[Entry("vae", "vae"), Entry("ae-gmm", "ae-gmm")], dims=[16],
-                                  seeds=[0, 1, 2], sensitivity={}),
-    # One GPU, Question 5: 8 entries at D=64 over 3 seeds.
-    "study-q5": StudySpec(name="study-q5", preset="full", entries=[dataclasses.replace(e) for e in Q5_ENTRIES],
-                          dims=[64], seeds=[0, 1, 2], sensitivity={}),
-}
-
-
-def load_spec(name_or_path: str) -> StudySpec:
-    if name_or_path in STUDIES:
-        return StudySpec.from_dict(STUDIES[name_or_path].to_dict(), name_or_path).validate()
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise IsogenError(f"unknown study {name_or_path!r}: neither a preset ({', '.join(STUDIES)}) nor a JSON file")
-    return StudySpec.from_dict(read_json(path), str(path)).validate()
-
-
-def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True, concurrent: int = 0,
-              eval_workers: int = -1, launcher: str = "local", slurm: SlurmOptions | None = None) -> dict[str, str]:
-    """Train and evaluate every run not yet finished: here, `concurrent` runs at a time (0: chosen from the
-    free memory), evaluated in `eval_workers` background processes (-1: one on CUDA, none on a CPU); or with
-    launcher="submitit", one Slurm array task per run (isogen.cluster). Returns the runs that failed,
-    name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
-    out = Path(out)
-    spec_file = out / "study.json"
-    if spec_file.exists() and StudySpec.from_dict(read_json(spec_file), str(spec_file)) != spec:
-        raise IsogenError(f"{out} holds another study ({spec_file} differs); use a new output folder")
-    write_json(spec_file, spec.to_dict())
-    remove_stale_temporaries(out)  # of a study killed while writing its records
-    jobs = pending_jobs(spec, out, device)
-    if launcher != "local":
-        resolved, concurrent = launcher, len(jobs)
-        print(f"{spec.name}: {len(jobs)} of {len(spec.runs())} runs to do, one {launcher} task each")
-    else:
-        resolved = resolve_device(device)
-        concurrent = concurrent or choose_concurrency(jobs, resolved)
-        eval_workers = eval_workers if eval_workers >= 0 else int(resolved.type == "cuda")
-        print(f"{spec.name}: {len(jobs)} of {len(spec.runs())} runs to do on {resolved}, {concurrent} at a time, "
-              f"evaluated {'in ' + str(eval_workers) + ' worker process(es)' if eval_workers else 'after each run'}")
-    timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
-    failures: dict[str, str] = {}
-    started = time.perf_counter()
-
-    def evaluated(name: str, error: BaseException | None) -> None:
-        if error is not None:
-            failures[name] = describe_failure(error)
-            return
-        run_dir = out / "runs" / name
-        train_s = sum(r["seconds"] for r in read_jsonl(run_dir / "log.jsonl"))  # of its epochs, K at a time
-        timings[name] = {"name": name, "train_s": round(train_s, 1),
-                         "eval_s": read_json(run_dir / "metrics.json")["protocol"]["seconds"]}
-        write_jsonl(out / "timings.jsonl", list(timings.values()))
-
-    if launcher != "local":
-        run_on_cluster(jobs, spec.eval, device, out / "submitit", launcher, slurm or SlurmOptions(), evaluated, progress)
-    else:
-        datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
-        evaluations = Evaluations(spec.eval, device, eval_workers, datasets, evaluated)
-        try:
-            train_all(jobs, concurrent, datasets, evaluations.submit,  # evaluation draws the pictures, off this loop
-                      lambda name, error: failures.__setitem__(name, describe_failure(error)), progress,
-                      pictures=False)
-        finally:
-            evaluations.close()
-    write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])
-    session = {"runs": len(jobs), "failed": len(failures), "concurrent": concurrent, "device": str(resolved),
-               "wall_s": round(time.perf_counter() - started, 1)}
-    write_jsonl(out / "sessions.jsonl", read_jsonl(out / "sessions.jsonl") + [session])  # one line per invocation
-    return failures
-
-
-def pending_jobs(spec: StudySpec, out: Path, device: str) -> list[Job]:
-    """The runs without metrics.json, with their configs (unfinished runs resume from their checkpoints)."""
-    return [Job(run["name"], make_config(spec.preset, {**run["overrides"], "device": device}),
-                out / "runs" / run["name"]) for run in spec.runs()
-            if not (out / "runs" / run["name"] / "metrics.json").exists()]
-
-
-def collect(spec: StudySpec, out: Path) -> list[dict]:
-    """Every finished run with its metrics and final training log record."""
-    rows = []
-    for run in spec.runs():
-        run_dir = out / "runs" / run["name"]
-        if (run_dir / "metrics.json").exists():
-            rows.append({**run, "metrics": read_json(run_dir / "metrics.json"),
-                         "log": read_jsonl(run_dir / "log.jsonl")[-1], "dir": run_dir})
-    return rows

@@ -164,7 +164,8 @@ def test_nan_loss_keeps_the_last_good_checkpoint(tmp_path, capsys, faults, poiso
     ({"name": "s", "preset": "smoke", "seed": [0]}, "the keys must be among"),
     ([1, 2], "a study spec must be a JSON object"),
     ({"name": "s", "preset": "smoke", "entries": [{"label": "a", "method": "gan"}]}, "unknown method 'gan'"),
-    ({"name": "s", "preset": "smoke", "sensitivity": {"lamda": [1]}}, "unknown config key 'lamda'"),
+    ({"name": "s", "preset": "smoke", "entries": [{"label": "a", "method": "vae", "grid": {"lamda": [1]}}]},
+     "unknown config key 'lamda'"),
 ])
 def test_malformed_study_spec(tmp_path, capsys, faults, spec, message):
     path = tmp_path / "spec.json"

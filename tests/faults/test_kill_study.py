@@ -16,8 +16,8 @@ from isogen.runs import load_checkpoint
 
 SPEC = {"name": "kill", "preset": "smoke", "overrides": {"epochs": 8, "train_subset": 768},
         "entries": [{"label": "sigreg", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
-        "dims": [8], "sensitivity": {},
-        "eval": {"fid_samples": 0, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300,
+        "dims": [8],
+        "eval": {"kid_samples": 0, "maps": False, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300,
                  "prdc_samples": 100}}
 RUNS = ["sigreg-d8-s0", "vae-d8-s0"]
 WALL_CLOCK = {"seconds", "images_per_s", "environment"}

@@ -41,14 +41,17 @@ class InceptionFeatures:
             warnings.simplefilter("ignore", FutureWarning)
             self.net = torch.jit.load(str(weights_path()), map_location=device).eval()
         self.device = torch.device(device)
-        # large batches keep a GPU busy (299x299 inputs: 500 take ~0.5 GB); on a CPU they only cost memory
-        self.batch_size = batch_size or (500 if self.device.type == "cuda" else 50)
+        # large batches keep a GPU busy (299x299 inputs: 500 take ~0.5 GB); on a CPU small ones stay in cache
+        # (2-core AMD EPYC, channels_last: 12 images/s at 8 a batch, 9.4 at 50; 6 in the default layout)
+        self.batch_size = batch_size or (500 if self.device.type == "cuda" else 8)
 
     @staticmethod
     def preprocess(images: torch.Tensor) -> torch.Tensor:
-        """(N, 1, 28, 28) in [0, 1] -> (N, 3, 299, 299) in [-1, 0.9921875]."""
+        """(N, 1, 28, 28) in [0, 1] -> (N, 3, 299, 299) in [-1, 0.9921875], channels_last (the convolutions'
+        fast layout on CPUs and GPUs; the features agree with the default layout's to 1e-5)."""
         x = F.interpolate(images.float().clamp(0, 1), size=(299, 299), mode="bilinear", align_corners=False)
-        return (x * (INPUT_HIGH - INPUT_LOW) + INPUT_LOW).expand(-1, 3, -1, -1)
+        x = (x * (INPUT_HIGH - INPUT_LOW) + INPUT_LOW).expand(-1, 3, -1, -1)
+        return x.contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, progress: bool = False) -> np.ndarray:

@@ -1,0 +1,96 @@
+"""The named studies, the questions a report answers and the primary endpoint of each, stated once.
+
+    study-probe        where do the answers stop moving? Encoder epochs doubling for five methods, then
+                       decoder epochs doubling on one encoder budget (bench/probe_report.py applies the rule)
+    study-cpu          Q1-Q5 on MNIST at the probe's budget, on two CPU cores
+    study-cpu-fashion  its core arms on Fashion-MNIST
+
+A question: its title, what it compares, the report columns (isogen.metrics.schema.COLUMNS), and which
+runs it compares. An endpoint: the question, its column, and the two entries whose per-seed difference
+A - B answers it, declared before any study's numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import IsogenError
+from .files import read_json
+from .metrics.evaluate import EvalOptions
+from .study import Entry, StudySpec
+
+CORE_SEEDS, BASELINE_SEEDS = [0, 1, 2, 3, 4], [0, 1, 2]
+CPU = {"batch_size": 256, "embed_dim": 64, "warmup_steps": 100}  # the CPU protocol's shared settings
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    title: str
+    text: str
+    columns: tuple[str, ...]
+    labels: tuple[str, ...] = ()  # the entries it compares (() = every entry)
+
+
+QUESTIONS = [
+    Question("Q1", "Do contrastive embeddings become invertible (decodable) when isotropic?",
+             "Reconstruction of held-out digits from frozen codes, next to what the codes know (probes) and how "
+             "many directions they use.", ("mse", "bce", "probe", "knn", "rank")),
+    Question("Q2", "Does isotropy improve generative smoothness?",
+             "Samples from the model's prior and paths between test digits (midpoints: lerp and slerp coincide on "
+             "the sphere; evenness 1 = equal steps). Classifier metrics at n = 10k, Inception KID at n = 1000.",
+             ("cfid_prior", "kid_prior", "ckid_prior", "precision", "recall", "confident", "mid_cfid", "even_lerp",
+              "even_slerp", "frames")),
+    Question("Q3", "Is the spherical or the Gaussian model better at generating digits?",
+             "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) "
+             "prior), with VAEs as the classical Gaussian reference.",
+             ("cfid_prior", "cfid_matched", "kid_prior", "confident", "mse"),
+             ("sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae", "hs-vae")),
+    Question("Q4", "How does SIGReg compare with the standard uniformity mechanisms?",
+             "Isotropy of the test codes: the EP statistic T against the exact sphere marginal as T/N (comparable "
+             "across N) next to the same for truly uniform codes, then spectrum, uniformity and alignment, next "
+             "to generation and representation.",
+             ("ep_n", "ep_null_n", "spread", "rank", "mrl", "unif", "align", "cfid_prior", "probe")),
+    Question("Q5", "Is isotropy enough to replace a learned code generator?",
+             "Decoding the prior, a learned code generator (RCG's representation model: a flow-matching residual "
+             "MLP fitted to the training codes) and real training codes (the oracle), with the deterministic and "
+             "the flow-matching decoder ('-flow' entries decode the same encoders). If isotropy is enough, the gap "
+             "prior - learned is small for the isotropic encoders and large for the others.",
+             ("cfid_prior", "cfid_learned", "cfid_gap", "cfid_oracle", "code_fd_prior", "code_fd_learned",
+              "confident", "confident_learned")),
+]
+ENDPOINTS = [  # (question, column, A, B): the per-seed difference A - B
+    ("Q1", "mse", "sigreg-sphere", "infonce"),
+    ("Q2", "cfid_prior", "sigreg-sphere", "infonce"),
+    ("Q3", "cfid_prior", "sigreg-sphere", "sigreg-gauss"),
+    ("Q4", "ep_n", "sigreg-sphere", "infonce-uniform"),
+    ("Q5", "cfid_gap", "sigreg-sphere-flow", "infonce-flow"),
+]
+
+PROBE_METHODS = ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss", "ae-gmm")
+PROBE_EPOCHS, PROBE_DECODER_EPOCHS, PROBE_DECODER_ON = (1, 2, 4, 8, 16), (1, 2, 4, 8, 16), 8
+
+
+def probe() -> StudySpec:
+    """Each method's encoder at 1-16 epochs (each its own run: the schedule depends on the budget) with 4
+    decoder-only epochs, then on the 8-epoch encoders the decoder alone for 1-16 epochs (runs on the same
+    encoders). Seed 0; the deciding budgets get seeds 1-2 (their entries' `seeds`)."""
+    entries = [Entry(f"{m}-e{e}", m, {"epochs": e}) for e in PROBE_EPOCHS for m in PROBE_METHODS]
+    entries += [Entry(f"{m}-e{PROBE_DECODER_ON}-dec", m, {"decoder_epochs": PROBE_DECODER_EPOCHS[0]},
+                      encoder=f"{m}-e{PROBE_DECODER_ON}", grid={"decoder_epochs": list(PROBE_DECODER_EPOCHS[1:])})
+                for m in PROBE_METHODS]
+    return StudySpec(name="study-probe", preset="", overrides={**CPU, "decoder_epochs": 4}, entries=entries,
+                     dims=[64], seeds=[0], eval=EvalOptions(kid_samples=0, maps=False))
+
+
+STUDIES = {"study-probe": probe}
+
+
+def load_spec(name_or_path: str) -> StudySpec:
+    if name_or_path in STUDIES:
+        spec = STUDIES[name_or_path]()
+        return StudySpec.from_dict(spec.to_dict(), name_or_path).validate()
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise IsogenError(f"unknown study {name_or_path!r}: neither a preset ({', '.join(STUDIES)}) nor a JSON file")
+    return StudySpec.from_dict(read_json(path), str(path)).validate()

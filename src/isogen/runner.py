@@ -1,0 +1,122 @@
+"""`isogen study SPEC`: train and evaluate every run of a study that is not finished, here or on a cluster.
+
+A run is finished when its folder holds metrics.json and the config the plan asks for: those small files
+(config, environment, log, metrics, pictures) are what a study commits under results/<study>/, so a fresh
+clone counts its runs as done and `--report-only` rebuilds the report from them. Checkpoints and cached codes
+stay local (.gitignore). A pending run that decodes another run's encoder waits for that run; if that run is
+finished but its checkpoint is gone (a new machine), it is trained again from its seed, bit for bit on a CPU,
+and if the retrained encoder differs from the one its metrics describe (another machine, another device),
+it is evaluated again. Killing a study loses at most the epochs in flight.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .cluster import SlurmOptions, run_on_cluster
+from .config import make_config
+from .data import Dataset
+from .errors import IsogenError
+from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
+from .launcher import Evaluations, Job, choose_concurrency, describe_failure, train_all
+from .runs import CHECKPOINT, resolve_device
+from .study import RunPlan, StudySpec
+from .train import RESUMABLE_DIFFERENCES
+
+
+def expected_config(spec: StudySpec, run: RunPlan, device: str = "auto") -> dict:
+    return make_config(spec.preset, {**run.overrides, "device": device}).to_dict()
+
+
+def finished(spec: StudySpec, run: RunPlan, folder: Path) -> bool:
+    """metrics.json beside the planned config; a folder of the same name with another config is an error."""
+    if not (folder / "metrics.json").exists():
+        return False
+    saved, planned = read_json(folder / "config.json"), expected_config(spec, run)
+    differing = sorted(k for k in planned if k not in RESUMABLE_DIFFERENCES and saved.get(k) != planned[k])
+    if differing:
+        raise IsogenError(f"{folder} holds a finished run of another config (it differs in {differing}); move it "
+                          "away, or use another --out")
+    return True
+
+
+def pending_jobs(spec: StudySpec, out: Path, device: str) -> list[Job]:
+    """The unfinished runs (resumed from their checkpoints), each after the run whose encoder it decodes; a
+    finished encoder run whose checkpoint is gone is trained again first (without a new evaluation)."""
+    folder = lambda name: out / "runs" / name  # noqa: E731
+    plans = {run.name: run for run in spec.runs()}
+    todo = [run for run in plans.values() if not finished(spec, run, folder(run.name))]
+    retrain = [plans[name] for name in dict.fromkeys(run.source for run in todo if run.source)
+               if plans[name] not in todo and not (folder(name) / CHECKPOINT).exists()]
+
+    def job(run: RunPlan, again: bool) -> Job:
+        return Job(run.name, make_config(spec.preset, {**run.overrides, "device": device}), folder(run.name),
+                   run.eval, folder(run.source) if run.source else None, retrain=again)
+
+    return [job(run, True) for run in retrain] + [job(run, False) for run in todo]
+
+
+def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True, concurrent: int = 0,
+              eval_workers: int = -1, launcher: str = "local", slurm: SlurmOptions | None = None) -> dict[str, str]:
+    """Train and evaluate every pending run: here, `concurrent` runs at a time (0: chosen from the free memory),
+    evaluated in `eval_workers` background processes (-1: one on CUDA, none on a CPU); or with
+    launcher="submitit", one Slurm array task per run (isogen.cluster). Returns the runs that failed,
+    name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
+    out = Path(out)
+    # A spec may grow between invocations (more seeds at a deciding point): its finished runs still count, and
+    # a run folder whose config the new spec plans differently is refused by `finished`.
+    write_json(out / "study.json", spec.to_dict())
+    remove_stale_temporaries(out)  # of a study killed while writing its records
+    jobs = pending_jobs(spec, out, device)
+    total = len(spec.runs())
+    if launcher != "local":
+        resolved, concurrent = launcher, len(jobs)
+        print(f"{spec.name}: {len(jobs)} of {total} runs to do, one {launcher} task each")
+    else:
+        resolved = resolve_device(device)
+        concurrent = concurrent or choose_concurrency(jobs, resolved)
+        eval_workers = eval_workers if eval_workers >= 0 else int(resolved.type == "cuda")
+        print(f"{spec.name}: {len(jobs)} of {total} runs to do on {resolved}, {concurrent} at a time, "
+              f"evaluated {'in ' + str(eval_workers) + ' worker process(es)' if eval_workers else 'after each run'}")
+    timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
+    failures: dict[str, str] = {}
+    started = time.perf_counter()
+
+    def evaluated(name: str, error: BaseException | None) -> None:
+        if error is not None:
+            failures[name] = describe_failure(error)
+            return
+        run_dir = out / "runs" / name
+        train_s = sum(r["seconds"] for r in read_jsonl(run_dir / "log.jsonl"))  # of its epochs, K at a time
+        timings[name] = {"name": name, "train_s": round(train_s, 1),
+                         "eval_s": read_json(run_dir / "metrics.json")["protocol"]["seconds"]}
+        write_jsonl(out / "timings.jsonl", list(timings.values()))
+
+    if launcher != "local":  # in waves: the runs that decode another run's encoder after those runs
+        for wave in ([j for j in jobs if j.needs is None], [j for j in jobs if j.needs is not None]):
+            run_on_cluster(wave, device, out / "submitit", launcher, slurm or SlurmOptions(), evaluated, progress)
+    else:
+        datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
+        evaluations = Evaluations(device, eval_workers, datasets, evaluated)
+        try:
+            train_all(jobs, concurrent, datasets, evaluations.submit,  # evaluation draws the pictures, off this loop
+                      lambda name, error: failures.__setitem__(name, describe_failure(error)), progress,
+                      pictures=False)
+        finally:
+            evaluations.close()
+    write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])
+    session = {"runs": len(jobs), "failed": len(failures), "concurrent": concurrent, "device": str(resolved),
+               "wall_s": round(time.perf_counter() - started, 1)}
+    write_jsonl(out / "sessions.jsonl", read_jsonl(out / "sessions.jsonl") + [session])  # one line per invocation
+    return failures
+
+
+def collect(spec: StudySpec, out: Path) -> list[dict]:
+    """Every finished run: its plan, metrics, final training log record and folder."""
+    rows = []
+    for run in spec.runs():
+        run_dir = out / "runs" / run.name
+        if finished(spec, run, run_dir):
+            rows.append({"run": run, "metrics": read_json(run_dir / "metrics.json"),
+                         "log": read_jsonl(run_dir / "log.jsonl")[-1], "dir": run_dir})
+    return rows
