@@ -73,12 +73,14 @@ PROBE_EPOCHS, PROBE_DECODER_EPOCHS, PROBE_DECODER_ON = (1, 2, 4, 8, 16), (1, 2, 
 
 def probe() -> StudySpec:
     """Each method's encoder at 1-16 epochs (each its own run: the schedule depends on the budget) with 4
-    decoder-only epochs, then on the 8-epoch encoders the decoder alone for 1-16 epochs (runs on the same
-    encoders). Seed 0; the deciding budgets get seeds 1-2 (their entries' `seeds`)."""
-    entries = [Entry(f"{m}-e{e}", m, {"epochs": e}) for e in PROBE_EPOCHS for m in PROBE_METHODS]
-    entries += [Entry(f"{m}-e{PROBE_DECODER_ON}-dec", m, {"decoder_epochs": PROBE_DECODER_EPOCHS[0]},
+    decoder-only epochs, and on the 8-epoch encoders the decoder alone for 1-16 epochs (runs on the same
+    encoders), trained in that order with the 16-epoch encoders last. Seed 0; the deciding budgets get
+    seeds 1-2 (their entries' `seeds`)."""
+    encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e}) for m in PROBE_METHODS] for e in PROBE_EPOCHS}
+    decoders = [Entry(f"{m}-e{PROBE_DECODER_ON}-dec", m, {"decoder_epochs": PROBE_DECODER_EPOCHS[0]},
                       encoder=f"{m}-e{PROBE_DECODER_ON}", grid={"decoder_epochs": list(PROBE_DECODER_EPOCHS[1:])})
                 for m in PROBE_METHODS]
+    entries = [e for budget in PROBE_EPOCHS[:-1] for e in encoders[budget]] + decoders + encoders[PROBE_EPOCHS[-1]]
     return StudySpec(name="study-probe", preset="", overrides={**CPU, "decoder_epochs": 4}, entries=entries,
                      dims=[64], seeds=[0], eval=EvalOptions(kid_samples=0, maps=False))
 

@@ -100,10 +100,11 @@ class StudySpec:
             if unknown := sorted(set(entry.grid) - keys):
                 fail(f"unknown config key {unknown[0]!r} in the grid of {entry.label}", "use Config's keys")
             if entry.encoder:
-                source = next((e for e in self.entries if e.label == entry.encoder), None)
+                before = self.entries[:self.entries.index(entry)]
+                source = next((e for e in before if e.label == entry.encoder), None)
                 if source is None or source.encoder or source.method != entry.method:
-                    fail(f"{entry.label} decodes the encoders of {entry.encoder!r}", "name an entry of the same "
-                         "method that trains its own encoder")
+                    fail(f"{entry.label} decodes the encoders of {entry.encoder!r}", "name an earlier entry of the "
+                         "same method that trains its own encoder")
                 if not {(d, s) for d, s in self.points(entry)} <= {(d, s) for d, s in self.points(source)}:
                     fail(f"{entry.label} has dims or seeds that {source.label} lacks", "give it a subset of them")
                 if encoder_keys := sorted(k for k in {**entry.overrides, **entry.grid} if k not in DECODER_KEYS):
@@ -117,10 +118,11 @@ class StudySpec:
         return [(d, s) for d in entry.dims or self.dims for s in entry.seeds or self.seeds]
 
     def runs(self) -> list[RunPlan]:
-        """Every run: main runs of every entry (encoders before the runs that decode them), then grid runs."""
-        ordered = sorted(self.entries, key=lambda e: bool(e.encoder))  # stable: the spec's order otherwise
-        out = [self._run(e, d, s, None) for e in ordered for d, s in self.points(e)]
-        for entry in ordered:
+        """Every run in the spec's order (an entry's main runs, then its grid runs): the order they train in, so
+        an entry that decodes another's encoders comes after it."""
+        out = []
+        for entry in self.entries:
+            out += [self._run(entry, d, s, None) for d, s in self.points(entry)]
             dim, seed = self.points(entry)[0]
             default = self.config_overrides(entry, dim, seed, None)
             resolved = make_config(self.preset, default).to_dict()
