@@ -96,7 +96,7 @@ def free_port() -> int:
 
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "isogen"]
-SMOKE = ["train", "--preset", "smoke", "--no-progress", "epochs=3"]
+SMOKE = ["train", "--preset", "smoke", "--no-progress", "epochs=3", "device=cpu"]  # gloo, whatever the machine
 
 
 def test_a_two_process_run_matches_one_process(tmp_path):

@@ -25,14 +25,15 @@ def without_timing(log):
 
 
 def test_a_sweep_trained_two_at_a_time_equals_each_run_trained_alone(tmp_path, mnist):
-    base = ["--preset", "smoke", "--no-progress", "epochs=2", "train_subset=512", "method=vae"]
+    # bit for bit is the CPU's promise (CUDA's bf16 and cuDNN kernels may differ between two runs)
+    base = ["--preset", "smoke", "--no-progress", "epochs=2", "train_subset=512", "method=vae", "device=cpu"]
     assert main(["train", *base, "--run-dir", str(tmp_path / "sweep"), "--sweep", "seed=0,1", "--sweep",
                  "batch_size=64,128", "--concurrent", "2"]) == 0
     names = sorted(p.name for p in (tmp_path / "sweep").iterdir())
     assert names == ["seed0-batch_size128", "seed0-batch_size64", "seed1-batch_size128", "seed1-batch_size64"]
     for name, seed, batch in [("seed1-batch_size64", 1, 64), ("seed0-batch_size128", 0, 128)]:
         config = make_config("smoke", {"epochs": "2", "train_subset": "512", "method": "vae", "seed": str(seed),
-                                       "batch_size": str(batch)})
+                                       "batch_size": str(batch), "device": "cpu"})
         train(config, tmp_path / "alone" / name, progress=False, data=mnist, pictures=False)
         a, b = load_checkpoint(tmp_path / "sweep" / name), load_checkpoint(tmp_path / "alone" / name)
         assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"]), name
@@ -89,3 +90,44 @@ def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, cap
     assert main(command) == 0
     assert capsys.readouterr().out == out  # the same estimate, from the cache
     assert not (tmp_path / "out").exists()  # a plan trains and writes nothing
+
+
+def test_a_cuda_error_that_breaks_the_process_stops_the_study_with_one_message(tmp_path, monkeypatch, capsys):
+    import isogen.train as train_module
+
+    def device_assert(self):
+        raise RuntimeError("CUDA error: device-side assert triggered\nCompile with TORCH_USE_CUDA_DSA ...")
+
+    monkeypatch.setattr(train_module.Run, "step", device_assert)
+    spec = {"name": "sticky", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 512},
+            "entries": [{"label": "a", "method": "vae"}, {"label": "b", "method": "ae-gmm"}], "dims": [8],
+            "eval": TINY_EVAL}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    assert main(["study", str(tmp_path / "spec.json"), "--out", str(tmp_path / "out"), "--device", "cpu",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a CUDA error that stays with the process stopped the study at a-d8-s0" in err[0]
+    assert [f["name"] for f in read_jsonl(tmp_path / "out" / "failures.jsonl")] == ["a-d8-s0"]  # b never started
+    assert not (tmp_path / "out" / "runs" / "b-d8-s0").exists()
+
+
+def test_a_dead_evaluation_worker_is_recorded_and_the_next_run_is_evaluated(tmp_path, monkeypatch):
+    import isogen.launcher as launcher
+
+    done = []
+    evaluations = launcher.Evaluations("cpu", 1, {}, lambda name, error: done.append((name, error)))
+    dying, fine = Job("dies", make_config("smoke"), tmp_path / "a"), Job("lives", make_config("smoke"), tmp_path / "b")
+    monkeypatch.setattr(launcher, "evaluate", _exit_in_worker)
+    evaluations.submit(dying)
+    evaluations.collect(wait=True)
+    evaluations.submit(fine)  # the broken pool is replaced
+    evaluations.close()
+    assert [name for name, _ in done] == ["dies", "lives"]
+    assert "evaluation worker process died" in str(done[0][1]) and done[1][1] is None
+
+
+def _exit_in_worker(job, device):
+    import os
+
+    if job.name == "dies":
+        os._exit(1)

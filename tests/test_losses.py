@@ -58,6 +58,14 @@ def test_info_nce_limits():
     assert info_nce(torch.ones(8, 3), 0.2).item() == pytest.approx(math.log(7), rel=1e-6)
 
 
+def test_info_nce_stays_in_float32_under_bf16_autocast():
+    """CPU autocast casts matmuls to bf16 as CUDA's does: the logits must not be (0.3% error at 1/tau = 5)."""
+    h = torch.randn(64, 32, generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = info_nce(h, 0.2)
+    assert under.dtype == torch.float32 and under.item() == pytest.approx(info_nce(h, 0.2).item(), rel=1e-6)
+
+
 # ---------------------------------------------------------------- Epps-Pulley
 def test_statistic_equals_closed_form_on_a_fine_grid():
     x = torch.randn(200, 20, dtype=torch.float64) * 1.3 + 0.2

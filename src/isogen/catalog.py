@@ -11,6 +11,7 @@ A - B answers it, declared before any study's numbers.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,63 @@ def probe() -> StudySpec:
                      dims=[64], seeds=[0], eval=EvalOptions(kid_samples=0, maps=False))
 
 
-STUDIES = {"study-probe": probe}
+# The budget the probe chose (bench/probe_report.py, results/study-probe/report/probe.md): encoder epochs,
+# then decoder-only epochs on the frozen encoder's codes.
+BUDGET = {"epochs": 4, "decoder_epochs": 2}
+ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM, and the oracle (SPEC 6)
+Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
+FLOW = {"decoder": "flow", "samplers": "prior,learned"}
+
+
+def core_entries(dims_too: bool) -> list[Entry]:
+    """The contrastive arms: SIGReg on the sphere with the seed's Gaussian target and with the exact one, and
+    the mechanisms it is compared with (InfoNCE alone, with Wang-Isola uniformity added, alignment +
+    uniformity instead, SIGReg in R^D); each with its key knob on a grid at the first seed."""
+    other_dims = {"dims": [64, 32, 128], "seeds_other_dims": BASELINE_SEEDS} if dims_too else {}
+    learned = {"samplers": ALL_SAMPLERS + ",learned"}  # Question 5's generator beside the deterministic decoder
+    return [
+        Entry("sigreg-sphere", "sigreg-sphere", {"sigreg_target": "gauss", **learned},
+              grid={"sigreg_weight": [0.03, 0.3, 1.0]}, **other_dims),
+        Entry("sigreg-sphere-exact", "sigreg-sphere", {"sigreg_target": "sphere", "samplers": ALL_SAMPLERS}),
+        Entry("infonce", "infonce", learned, grid={"temperature": [0.1, 0.5]}, **other_dims),
+        Entry("infonce-uniform", "infonce-uniform", {"samplers": ALL_SAMPLERS}, grid={"uniformity_weight": [0.3, 3.0]}),
+        Entry("sigreg-gauss", "sigreg-gauss", learned, grid={"sigreg_weight": [0.03, 1.0]}),
+        Entry("align-uniform", "align-uniform", learned, grid={"uniformity_t": [1.0, 4.0]}),
+    ]
+
+
+def baseline_entries() -> list[Entry]:
+    """The autoencoder baselines at fewer seeds, each with its knob; vae and ae-gmm also at D = 16, the
+    latent size of Ghosh et al. 2020's MNIST table, with Inception FID there."""
+    return [Entry("vae", "vae", {"samplers": ALL_SAMPLERS}, dims=[64, 16], literature=16, seeds=BASELINE_SEEDS),
+            Entry("beta-vae", "beta-vae", {"samplers": ALL_SAMPLERS}, grid={"beta": [2.0, 8.0]},
+                  seeds=BASELINE_SEEDS),
+            Entry("hs-vae", "hs-vae", {"samplers": "vmf,matched,gmm"}, grid={"hs_weight": [0.3, 3.0]},
+                  seeds=BASELINE_SEEDS),
+            Entry("eccentric-ae", "eccentric-ae", {"samplers": ALL_SAMPLERS}, grid={"eccentric_weight": [0.001, 0.1]},
+                  seeds=BASELINE_SEEDS),
+            Entry("ae-gmm", "ae-gmm", {"samplers": "matched,gmm"}, dims=[64, 16], literature=16,
+                  seeds=BASELINE_SEEDS)]
+
+
+def study_cpu() -> StudySpec:
+    """Q1-Q5 on MNIST at the probe's budget on two CPU cores: the core arms at 5 seeds, the baselines at 3,
+    D in {32, 128} for SIGReg and InfoNCE at 3 seeds, each method's knob at seed 0, the flow decoder on the
+    four contrastive encoders at 3 seeds (Question 5, paired with their deconv decoders)."""
+    flows = [Entry(f"{method}-flow", method, FLOW, encoder=method, seeds=BASELINE_SEEDS) for method in Q5_ENCODERS]
+    return StudySpec(name="study-cpu", preset="", overrides={**CPU, **BUDGET},
+                     entries=core_entries(dims_too=True) + baseline_entries() + flows, dims=[64], seeds=CORE_SEEDS,
+                     eval=EvalOptions(maps=False))
+
+
+def study_cpu_fashion() -> StudySpec:
+    """The core arms on Fashion-MNIST, same protocol."""
+    return StudySpec(name="study-cpu-fashion", preset="", overrides={**CPU, **BUDGET, "dataset": "fashion-mnist"},
+                     entries=[dataclasses.replace(e, grid={}) for e in core_entries(dims_too=False)], dims=[64],
+                     seeds=CORE_SEEDS, eval=EvalOptions(maps=False))
+
+
+STUDIES = {"study-probe": probe, "study-cpu": study_cpu, "study-cpu-fashion": study_cpu_fashion}
 
 
 def load_spec(name_or_path: str) -> StudySpec:

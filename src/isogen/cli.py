@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="default: results/<study name>")
     p.add_argument("--device", default="auto")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from finished runs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.add_argument("--plan", action="store_true", help="print the runs, the concurrency and a timed estimate; "
                                                         "train nothing")
     p.add_argument("--concurrent", type=int, default=0, help="runs trained at once (0: from free memory; 1 on CPU)")
@@ -250,7 +251,8 @@ def cmd_study(args) -> int:
         return 0
     slurm = SlurmOptions(args.partition, args.time_min, args.gpus_per_task, args.cpus_per_task, args.mem_gb,
                          args.array_parallelism)
-    failures = {} if args.report_only else run_study(spec, out, args.device, concurrent=args.concurrent,
+    failures = {} if args.report_only else run_study(spec, out, args.device, not args.no_progress,
+                                                     concurrent=args.concurrent,
                                                      eval_workers=args.eval_workers, launcher=args.launcher,
                                                      slurm=slurm)
     folder = write_report(spec, out)

@@ -13,6 +13,7 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,7 @@ class Evaluations:
 
     def __init__(self, device: str, workers: int, datasets: dict[tuple, Dataset],
                  on_done: Callable[[str, Exception | None], None]):
-        self.device, self.datasets, self.on_done = device, datasets, on_done
+        self.device, self.datasets, self.on_done, self.workers = device, datasets, on_done, workers
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
         self.pending: list[tuple[str, Future]] = []
 
@@ -69,7 +70,13 @@ class Evaluations:
             except Exception as e:  # noqa: BLE001 - recorded; the other runs go on
                 self.on_done(job.name, e)
         else:
-            self.pending.append((job.name, self.pool.submit(evaluate, job, self.device)))
+            try:
+                future = self.pool.submit(evaluate, job, self.device)
+            except BrokenProcessPool:  # a worker died earlier: its runs are recorded (collect); start a new pool
+                self.pool.shutdown(wait=False)
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                future = self.pool.submit(evaluate, job, self.device)
+            self.pending.append((job.name, future))
         self.collect(wait=False)
 
     def collect(self, wait: bool) -> None:
@@ -77,6 +84,9 @@ class Evaluations:
             if wait or future.done():
                 self.pending.remove((name, future))
                 error = future.exception()
+                if isinstance(error, BrokenProcessPool):  # killed (out of memory?) or crashed: say which run
+                    error = IsogenError("its evaluation worker process died before finishing; the run is "
+                                        "trained: rerun the study to evaluate it")
                 self.on_done(name, error)
 
     def close(self) -> None:
@@ -113,10 +123,11 @@ def dataset_for(config: Config, datasets: dict[tuple, Dataset]) -> Dataset:
 
 def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
               on_trained: Callable[[Job], None], on_failed: Callable[[str, Exception], None],
-              progress: bool = True, pictures: bool = True) -> None:
-    """Train every job, `concurrent` at a time with interleaved epochs; a finished run (samplers fitted,
-    pictures drawn unless pictures=False) goes to `on_trained`, a failing one to `on_failed`, and the
-    others continue."""
+              progress: bool = True, pictures: bool = True, fit: bool = True) -> None:
+    """Train every job, `concurrent` at a time with interleaved epochs; a finished run (samplers fitted unless
+    fit=False, when its evaluation fits them off this loop; pictures drawn unless pictures=False) goes to
+    `on_trained`, a failing one to `on_failed`, and the others continue. An error that breaks the device for
+    the whole process (a CUDA device-side assert) stops them all with StudyStopped."""
     waiting, active = list(jobs), []
     untrained = {job.run_dir: job.name for job in jobs}  # a run that needs one of these waits for it
     failed: set[Path] = set()
@@ -133,6 +144,9 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
             on_failed(job.name, e)
             failed.add(job.run_dir)
             bar.update(1)
+            if sticky_device_error(e):  # the process's CUDA context is broken: every later run would fail too
+                raise StudyStopped(f"a CUDA error that stays with the process stopped the study at {job.name} "
+                                   f"({first_line(e)}); finished runs are saved: run it again to continue") from e
             return False
 
     def start(job: Job) -> list[tuple[Job, Run]]:
@@ -142,7 +156,7 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
         return [(job, run) for run in built]
 
     def hand_on(job: Job, run: Run) -> None:  # trained: fit and save the samplers (maybe draw), pass it on
-        if run.finished or attempt(job, lambda: run.finish(pictures)):
+        if run.finished or attempt(job, lambda: run.finish(pictures, fit)):
             untrained.pop(job.run_dir, None)
             bar.update(1)
             on_trained(job)
@@ -183,6 +197,16 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
 
 def _raise(error: Exception) -> None:
     raise error
+
+
+class StudyStopped(IsogenError):
+    pass
+
+
+def sticky_device_error(error: BaseException) -> bool:
+    """A CUDA error after which every call in this process fails (a device-side assert, an illegal address);
+    running out of memory is not one."""
+    return not device_oom(error) and (type(error).__name__ == "AcceleratorError" or "CUDA error" in str(error))
 
 
 def device_oom(error: BaseException) -> bool:

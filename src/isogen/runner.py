@@ -92,22 +92,24 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
                          "eval_s": read_json(run_dir / "metrics.json")["protocol"]["seconds"]}
         write_jsonl(out / "timings.jsonl", list(timings.values()))
 
-    if launcher != "local":  # in waves: the runs that decode another run's encoder after those runs
-        for wave in ([j for j in jobs if j.needs is None], [j for j in jobs if j.needs is not None]):
-            run_on_cluster(wave, device, out / "submitit", launcher, slurm or SlurmOptions(), evaluated, progress)
-    else:
-        datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
-        evaluations = Evaluations(device, eval_workers, datasets, evaluated)
-        try:
-            train_all(jobs, concurrent, datasets, evaluations.submit,  # evaluation draws the pictures, off this loop
-                      lambda name, error: failures.__setitem__(name, describe_failure(error)), progress,
-                      pictures=False)
-        finally:
-            evaluations.close()
-    write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])
-    session = {"runs": len(jobs), "failed": len(failures), "concurrent": concurrent, "device": str(resolved),
-               "wall_s": round(time.perf_counter() - started, 1)}
-    write_jsonl(out / "sessions.jsonl", read_jsonl(out / "sessions.jsonl") + [session])  # one line per invocation
+    try:
+        if launcher != "local":  # in waves: the runs that decode another run's encoder after those runs
+            for wave in ([j for j in jobs if j.needs is None], [j for j in jobs if j.needs is not None]):
+                run_on_cluster(wave, device, out / "submitit", launcher, slurm or SlurmOptions(), evaluated, progress)
+        else:
+            datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
+            evaluations = Evaluations(device, eval_workers, datasets, evaluated)
+            try:  # evaluation draws the pictures off this loop, and in workers fits the samplers too
+                train_all(jobs, concurrent, datasets, evaluations.submit,
+                          lambda name, error: failures.__setitem__(name, describe_failure(error)), progress,
+                          pictures=False, fit=not eval_workers)
+            finally:
+                evaluations.close()
+    finally:  # also when a broken device stopped the study: what failed, and this invocation, are recorded
+        write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])
+        session = {"runs": len(jobs), "failed": len(failures), "concurrent": concurrent, "device": str(resolved),
+                   "wall_s": round(time.perf_counter() - started, 1)}
+        write_jsonl(out / "sessions.jsonl", read_jsonl(out / "sessions.jsonl") + [session])  # one per invocation
     return failures
 
 

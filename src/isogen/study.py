@@ -5,8 +5,9 @@ entry's knob grid, and the runs that reuse another entry's encoders; planned her
               more config keys, each its own run at the entry's first D and seed; `encoder`: the label of
               another entry whose trained encoder its runs decode (a run built with `--from`: only the
               decoder's keys may differ), so two decoders of one encoder are a paired comparison and the
-              encoder trains once; `literature`: its first seed's runs get Inception FID at n = literature_fid,
-              to stand beside published numbers.
+              encoder trains once; `literature`: its first seed's run at that D gets Inception FID at
+              n = literature_fid,
+              to stand beside published numbers (at the D it names).
     RunPlan   one run: its folder name, entry, D, seed, the grid point it varies (if any), its config
               overrides, the run whose encoder it decodes (if any), its evaluation options.
 
@@ -33,9 +34,10 @@ class Entry:
     overrides: dict[str, Scalar] = field(default_factory=dict)  # config overrides of this entry
     dims: list[int] = field(default_factory=list)  # [] = the study's
     seeds: list[int] = field(default_factory=list)  # [] = the study's
+    seeds_other_dims: list[int] = field(default_factory=list)  # the seeds at dims after the first ([] = seeds)
     grid: dict[str, list[Scalar]] = field(default_factory=dict)  # key -> values, at the first D and seed
     encoder: str = ""  # the entry whose encoders its runs decode ("" = its own)
-    literature: bool = False  # compared with published numbers: Inception FID on its first seed's runs
+    literature: int = 0  # a D compared with published numbers: Inception FID on its first seed's run there
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ class StudySpec:
         return self
 
     def points(self, entry: Entry) -> list[tuple[int, int]]:
-        return [(d, s) for d in entry.dims or self.dims for s in entry.seeds or self.seeds]
+        """(D, seed) of the entry's main runs: its seeds at its first D, seeds_other_dims at the others."""
+        dims, seeds = entry.dims or self.dims, entry.seeds or self.seeds
+        return [(d, s) for i, d in enumerate(dims) for s in (entry.seeds_other_dims or seeds if i else seeds)]
 
     def runs(self) -> list[RunPlan]:
         """Every run in the spec's order (an entry's main runs, then its grid runs): the order they train in, so
@@ -140,7 +144,7 @@ class StudySpec:
 
     def _run(self, entry: Entry, dim: int, seed: int, varied: tuple[str, Scalar] | None) -> RunPlan:
         suffix = f"-{varied[0]}{varied[1]}" if varied else ""
-        fid = self.literature_fid if entry.literature and seed == (entry.seeds or self.seeds)[0] else 0
+        fid = self.literature_fid if dim == entry.literature and seed == (entry.seeds or self.seeds)[0] else 0
         options = dataclasses.replace(self.eval, fid_samples=fid) if fid else self.eval
         return RunPlan(f"{entry.label}{suffix}-d{dim}-s{seed}", entry.label, dim, seed, varied,
                        self.config_overrides(entry, dim, seed, varied),
@@ -152,8 +156,9 @@ def is_entry(value: object) -> bool:
     return (isinstance(value, dict) and {"label", "method"} <= set(value) <= allowed
             and isinstance(value["label"], str) and isinstance(value["method"], str)
             and is_scalar_map(value.get("overrides", {})) and is_value_lists(value.get("grid", {}))
-            and all(is_int_list(value[k]) or value[k] == [] for k in ("dims", "seeds") if k in value)
-            and isinstance(value.get("encoder", ""), str) and isinstance(value.get("literature", False), bool))
+            and all(is_int_list(value[k]) or value[k] == [] for k in ("dims", "seeds", "seeds_other_dims")
+                    if k in value)
+            and isinstance(value.get("encoder", ""), str) and isinstance(value.get("literature", 0), int))
 
 
 def is_scalar_map(value: object) -> bool:

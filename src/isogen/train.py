@@ -150,6 +150,11 @@ class Run:
                   **dict(zip(names, terms.mean(0).tolist())),
                   "seconds": round(seconds, 3), "images_per_s": round(steps * c.batch_size / seconds, 1)}
         self.log.append(record)
+        if self.engine.runner.fallback and self.world.rank == 0:  # capture failed: say so where the run is described
+            environment_file = self.run_dir / "environment.json"
+            described = read_json(environment_file)
+            if described.get("cuda_graph_fallback") != self.engine.runner.fallback:
+                write_json(environment_file, described | {"cuda_graph_fallback": self.engine.runner.fallback})
         if (self.epoch % c.checkpoint_every == 0 or self.done) and self.world.rank == 0:
             save_torch(self.run_dir / CHECKPOINT, {
                 "config": c.to_dict(), "epoch": self.epoch, "log": self.log, "model": self.model.state_dict(),
@@ -160,10 +165,11 @@ class Run:
             self.engine = self.stage_engine()
         return record
 
-    def finish(self, pictures: bool = True) -> None:
-        """Fit the code samplers to the training codes, save them, and draw the run's pictures (rank 0)."""
+    def finish(self, pictures: bool = True, fit: bool = True) -> None:
+        """Fit the code samplers to the training codes, save them, and draw the run's pictures (rank 0);
+        fit=False leaves both to the run's evaluation (isogen.sample.run_samplers fits what is missing)."""
         self.finished = True
-        if self.world.rank:
+        if self.world.rank or not fit:
             return
         self.model.eval()
         samplers = fit_samplers(self.method, self.codes()["train"])

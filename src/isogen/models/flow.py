@@ -20,14 +20,25 @@ import math
 
 import torch
 import torch.nn.functional as F
-from flow_matching.path import CondOTProbPath
-from flow_matching.solver import ODESolver
 from torch import nn
 
 from ..config import Config
+from ..errors import IsogenError
 from .decoders import Decoder
 
 CPU_CHUNK = 100
+
+
+def flow_matching() -> tuple[type, type]:
+    """flow_matching's CondOTProbPath and ODESolver, imported when a flow is built, so that every other
+    command runs on a machine without the package (a GPU machine may have no package registry)."""
+    try:
+        from flow_matching.path import CondOTProbPath
+        from flow_matching.solver import ODESolver
+    except ModuleNotFoundError as e:
+        raise IsogenError(f"the flow decoder and the learned code sampler need the flow-matching package "
+                          f"({e}); pip install flow-matching") from None
+    return CondOTProbPath, ODESolver
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """t (N,) in [0, 1] -> (N, dim): sines and cosines of t at geometrically spaced frequencies."""
@@ -92,7 +103,8 @@ class FlowDecoder(Decoder):
         self.register_buffer("ema_updates", torch.zeros(()))
         self.steps, self.solver, self.guidance = steps, solver, guidance
         self.drop_prob, self.ema_decay = drop_prob, ema_decay
-        self.path = CondOTProbPath()
+        path, self.solve = flow_matching()
+        self.path = path()
 
     @classmethod
     def from_config(cls, config: Config) -> FlowDecoder:
@@ -146,6 +158,6 @@ class FlowDecoder(Decoder):
         grid = torch.linspace(0, 1, self.steps + 1, device=z.device)
         # on a CPU, chunks of 100 images stay in cache (3x faster than 1000); the noise is drawn already
         chunk = CPU_CHUNK if z.device.type == "cpu" else n
-        x1 = torch.cat([ODESolver(lambda x, t, i=i: velocity(x, t, slice(i, i + chunk))).sample(
+        x1 = torch.cat([self.solve(lambda x, t, i=i: velocity(x, t, slice(i, i + chunk))).sample(
             x_init=x0[i:i + chunk], step_size=None, method=self.solver, time_grid=grid) for i in range(0, n, chunk)])
         return ((x1.float() + 1) / 2).clamp(0, 1)

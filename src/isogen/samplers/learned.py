@@ -16,11 +16,9 @@ from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
-from flow_matching.path import CondOTProbPath
-from flow_matching.solver import ODESolver
 from torch import nn
 
-from ..models.flow import timestep_embedding
+from ..models.flow import flow_matching, timestep_embedding
 from .base import Sampler
 
 BATCH, LR = 256, 1e-3
@@ -28,9 +26,11 @@ BATCH, LR = 256, 1e-3
 
 @contextmanager
 def seeded(seed: int):
-    """Draw from the global RNG at `seed` without disturbing it for anyone else."""
+    """Draw from the CPU's global RNG at `seed` (the weights are made there) without disturbing it for anyone
+    else; CUDA's generators are left alone (torch.manual_seed would reseed them too, and fork_rng(devices=[])
+    would not restore them)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         yield
 
 
@@ -69,7 +69,8 @@ class LearnedFlow(Sampler):
         self.placeholder("mean", self.dim)  # (D,) of the training codes
         self.placeholder("std", self.dim)
         self.steps, self.solver = config.flow_steps, config.flow_solver
-        self.path = CondOTProbPath()
+        path, self.solve = flow_matching()
+        self.path = path()
 
     def placed(self, device):
         self.to(device)
@@ -102,6 +103,6 @@ class LearnedFlow(Sampler):
         device = self.mean.device
         u0 = torch.randn(n, self.dim, generator=generator, device=generator.device).to(device)
         grid = torch.linspace(0, 1, self.steps + 1, device=device)
-        u1 = ODESolver(lambda x, t: self.net(x, t.expand(len(x)))).sample(
+        u1 = self.solve(lambda x, t: self.net(x, t.expand(len(x)))).sample(
             x_init=u0, step_size=None, method=self.solver, time_grid=grid)
         return self.geometry.normalize(u1 * self.std + self.mean)
