@@ -2,8 +2,10 @@
 grids and interpolation strips."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import figures
@@ -12,6 +14,7 @@ from .config import Config
 from .data import Dataset, as_float, load_dataset
 from .methods import Method
 from .models import LatentModel
+from .files import write_bytes
 from .runs import generator, load_samplers, save_samplers
 from .samplers import Sampler
 
@@ -45,6 +48,15 @@ def run_samplers(run_dir: Path, method: Method, model: LatentModel, data: Datase
         samplers = fit_samplers(method, encode_images(model, data.training_split(c.train_subset)[0]))
         save_samplers(run_dir, samplers)
     return samplers
+
+
+def write_images_npz(path: Path, images: torch.Tensor, meta: dict) -> None:
+    """images (N, 1, 28, 28) in [0, 1] -> path.npz holding 'images' (N, 28, 28) uint8 (rounded, as MNIST is
+    stored) and the strings of `meta` (run, sampler, seed), written atomically."""
+    pixels = (images[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, images=pixels, **{k: np.array(str(v)) for k, v in meta.items()})
+    write_bytes(path, buffer.getvalue())
 
 
 def write_sample_grid(path: Path, model: LatentModel, sampler: Sampler, sampler_name: str, method_name: str,
