@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy import special, stats
 
 from isogen.geometry import EUCLIDEAN, SPHERE
@@ -320,3 +321,30 @@ def test_pooling_two_identical_views_doubles_the_statistic():
     z = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
     slices = sigreg.draw(torch.Generator().manual_seed(1))[0]
     assert sigreg(torch.cat([z, z]), slices).item() == pytest.approx(2 * sigreg(z, slices).item(), rel=1e-5)
+
+
+# ---------------------------------------------------------------- Sphere Encoder
+def test_jittering_along_a_great_circle_moves_a_code_by_the_angle():
+    from isogen.losses import jitter_on_sphere
+
+    z = F.normalize(torch.randn(50, 16, dtype=torch.float64), dim=1)
+    e = torch.randn(50, 16, dtype=torch.float64)
+    e = e - (e * z).sum(1, keepdim=True) * z  # orthogonal to z: the angle is exact
+    angle = torch.rand(50, dtype=torch.float64) * math.pi / 2
+    moved = jitter_on_sphere(z, 3 * e, angle)
+    assert torch.allclose(moved.norm(dim=1), torch.ones(50, dtype=torch.float64))
+    assert torch.allclose(torch.arccos((moved * z).sum(1).clamp(-1, 1)), angle, atol=1e-6)
+    assert torch.allclose(jitter_on_sphere(z, e, torch.zeros(50, dtype=torch.float64)), z)
+
+
+def test_the_sphere_encoders_consistency_terms_by_hand():
+    from isogen.losses import latent_consistency, pixel_consistency
+
+    far, near = torch.rand(4, 1, 28, 28, requires_grad=True), torch.rand(4, 1, 28, 28, requires_grad=True)
+    value = pixel_consistency(far, near)
+    assert value.item() == pytest.approx(((far - near) ** 2).sum().item() / 4, rel=1e-6)
+    value.backward()
+    assert near.grad is None and far.grad is not None  # the nearer point's image is the target
+    z = F.normalize(torch.randn(5, 8), dim=1)
+    assert latent_consistency(z, z).item() == pytest.approx(0, abs=1e-6)
+    assert latent_consistency(-z, z).item() == pytest.approx(16.0)  # dim x (1 - cos) with cos = -1

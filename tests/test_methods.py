@@ -22,9 +22,16 @@ def one_step(method, model, n, seed=0):
     return {k: v[0] for k, v in method.epoch_noise(model, 1, n, torch.Generator().manual_seed(seed)).items()}
 
 
+ONE_STEP_DECODER_ONLY = {"sphere-ae"}  # its consistency terms decode inside the training step
+
+
 @pytest.mark.parametrize("decoder", ["deconv", "flow"])
 @pytest.mark.parametrize("name", list(METHODS))
 def test_every_method_returns_finite_named_terms_and_trains_both_networks(name, decoder):
+    if name in ONE_STEP_DECODER_ONLY and decoder == "flow":
+        with pytest.raises(IsogenError, match="use decoder=deconv"):
+            build(name, decoder=decoder)
+        return
     config, method, model = build(name, decoder=decoder)
     x = torch.rand(16, 1, 28, 28)
     terms = method.loss(model, x, one_step(method, model, 16))
@@ -124,3 +131,33 @@ def test_samplers_come_from_the_config_or_the_method():
 def test_unknown_method_lists_the_valid_ones():
     with pytest.raises(IsogenError, match="valid methods: infonce, sigreg-sphere"):
         make_method(make_config("smoke", {"method": "simclr"}))
+
+
+def test_the_sphere_encoders_terms_and_their_gradients():
+    _, method, model = build("sphere-ae", sphere_noise_deg=60, sphere_latent_weight=2.0)
+    x = torch.rand(8, 1, 28, 28)
+    noise = one_step(method, model, 8)
+    assert noise["angle"].max() <= math.radians(60) and noise["direction"].shape == (8, 16)
+    terms = method.loss(model, x, noise)
+    assert list(terms) == ["recon_bce", "pixel_consistency", "latent_consistency"]
+    expected = terms["recon_bce"] + terms["pixel_consistency"] + 2.0 * terms["latent_consistency"]
+    assert method.total(terms).item() == pytest.approx(expected.item())
+    terms["latent_consistency"].backward()  # the far point's image encodes back: both networks learn from it
+    assert all(p.grad is not None for p in model.decoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+
+
+def test_refinement_is_the_encode_decode_loop_and_only_for_sphere_runs_with_a_one_step_decoder():
+    from isogen.sample import Refined, decode_codes
+
+    _, method, model = build("sigreg-sphere", refine_steps=2)
+    model.eval()
+    prior = method.samplers()["prior"]
+    z = Refined(prior, model, 2).sample(6, torch.Generator().manual_seed(0))
+    expected = prior.sample(6, torch.Generator().manual_seed(0))
+    for _ in range(2):
+        expected = model.encode(decode_codes(model, expected))
+    assert torch.allclose(z, expected, atol=1e-6) and torch.allclose(z.norm(dim=1), torch.ones(6))
+    for bad in ({"method": "vae"}, {"method": "sigreg-sphere", "decoder": "flow"}):
+        with pytest.raises(IsogenError, match="use refine_steps=0"):
+            build(bad.pop("method"), refine_steps=1, **bad)

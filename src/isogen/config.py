@@ -66,6 +66,9 @@ class Config:
     hs_mean_cos: float = 1.0  # prior on the batch mean of cos(phi_k) of the posterior means (seed 002: 1)
     hs_std_cos: float = 0.1  # prior on their batch standard deviation (our choice)
     hs_anneal_epochs: int = 10
+    sphere_noise_deg: float = 80.0  # sphere-ae: the largest angle a code is jittered by in training
+    sphere_consistency_weight: float = 1.0  # sphere-ae: pixel consistency (far and near points decode alike)
+    sphere_latent_weight: float = 1.0  # sphere-ae: latent consistency (a far point's image encodes back)
     # code samplers (isogen.samplers.SAMPLERS), fitted to the training codes after training
     samplers: str = ""  # comma-separated names; "" = the method's own (its prior, if any, first)
     gmm_components: int = 10
@@ -73,6 +76,7 @@ class Config:
     code_flow_width: int = 256  # the learned code sampler's residual MLP: width and number of blocks
     code_flow_depth: int = 3
     # the flow-matching decoder (decoder=flow) and every flow sampled by an ODE
+    refine_steps: int = 0  # sphere runs: z <- encode(decode(z)) this many times after a sampler draws (Sphere Encoder)
     flow_steps: int = 20  # ODE steps from noise to sample
     flow_solver: str = "midpoint"  # euler | midpoint | rk4 (fixed-step, torchdiffeq's names)
     flow_guidance: float = 1.0  # classifier-free guidance scale at sampling; 1 = the conditional model alone
@@ -118,6 +122,11 @@ class Config:
         need(self.hs_weight >= 0, f"hs_weight={self.hs_weight}", "use hs_weight >= 0")
         need(-1 <= self.hs_mean_cos <= 1, f"hs_mean_cos={self.hs_mean_cos}", "use a cosine in [-1, 1]")
         need(self.hs_std_cos >= 0, f"hs_std_cos={self.hs_std_cos}", "use hs_std_cos >= 0")
+        need(0 < self.sphere_noise_deg <= 90, f"sphere_noise_deg={self.sphere_noise_deg}", "use an angle in (0, 90]")
+        need(self.sphere_consistency_weight >= 0 and self.sphere_latent_weight >= 0,
+             f"sphere_consistency_weight={self.sphere_consistency_weight}, sphere_latent_weight="
+             f"{self.sphere_latent_weight}", "use weights >= 0")
+        need(self.refine_steps >= 0, f"refine_steps={self.refine_steps}", "use refine_steps >= 0")
         need(self.hs_anneal_epochs >= 1, f"hs_anneal_epochs={self.hs_anneal_epochs}", "use hs_anneal_epochs >= 1")
         need(self.sampler_fit_steps >= 1, f"sampler_fit_steps={self.sampler_fit_steps}", "use sampler_fit_steps >= 1")
         need(self.code_flow_width >= 8 and self.code_flow_depth >= 1, f"code_flow_width={self.code_flow_width}, "
@@ -184,7 +193,7 @@ DATASETS = ("mnist", "fashion-mnist")
 # describes the encoder, and must be the source's.
 DECODER_KEYS = frozenset({
     "decoder", "decoder_width", "decoder_epochs", "encoder_from", "flow_steps", "flow_solver", "flow_guidance",
-    "flow_drop_prob", "ema_decay", "samplers", "gmm_components", "sampler_fit_steps", "code_flow_width",
+    "flow_drop_prob", "ema_decay", "refine_steps", "samplers", "gmm_components", "sampler_fit_steps", "code_flow_width",
     "code_flow_depth", "device", "data_dir", "checkpoint_every", "cuda_graph", "precision", "channels_last"})
 FLOW_SOLVERS = ("euler", "midpoint", "rk4")
 

@@ -29,6 +29,22 @@ def decode_codes(model: LatentModel, z: torch.Tensor, generator: torch.Generator
                       for i in range(0, len(z), batch_size)])
 
 
+class Refined:
+    """A sampler whose draws go through the model's encode-decode loop `steps` times, z <- encode(decode(z)):
+    the Sphere Encoder's few-step generation (Yue et al. 2026), for any sphere run (config.refine_steps)."""
+
+    def __init__(self, sampler: Sampler, model: LatentModel, steps: int):
+        self.sampler, self.model, self.steps = sampler, model, steps
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        z = self.sampler.sample(n, generator)
+        for _ in range(self.steps):
+            z = torch.cat([self.model.encode(decode_codes(self.model, z[i:i + 1000])).float()
+                           for i in range(0, len(z), 1000)])
+        return z
+
+
 def fit_samplers(method: Method, codes: torch.Tensor) -> dict[str, Sampler]:
     """The method's samplers fitted to the training codes (N, D), on their device."""
     c = method.config
@@ -39,7 +55,8 @@ def fit_samplers(method: Method, codes: torch.Tensor) -> dict[str, Sampler]:
 
 def run_samplers(run_dir: Path, method: Method, model: LatentModel, data: Dataset | None = None) -> dict[str, Sampler]:
     """The run's fitted samplers: loaded from the run folder, or (for a run that has none saved yet)
-    fitted to its training codes (from `data`, loaded if not given) and saved there."""
+    fitted to its training codes (from `data`, loaded if not given) and saved there; with refine_steps, each
+    draw refined by the model's encode-decode loop."""
     device = next(model.parameters()).device
     samplers = load_samplers(run_dir, method.samplers(), device)
     if samplers is None:
@@ -47,7 +64,12 @@ def run_samplers(run_dir: Path, method: Method, model: LatentModel, data: Datase
         data = data or load_dataset(c.dataset, c.data_dir)
         samplers = fit_samplers(method, encode_images(model, data.training_split(c.train_subset)[0]))
         save_samplers(run_dir, samplers)
-    return samplers
+    return refined(samplers, model, method.config.refine_steps)
+
+
+def refined(samplers: dict[str, Sampler], model: LatentModel, steps: int) -> dict[str, Sampler]:
+    """The samplers as generation uses them: with refine_steps, each draw refined by the encode-decode loop."""
+    return {name: Refined(sampler, model, steps) for name, sampler in samplers.items()} if steps else samplers
 
 
 def write_images_npz(path: Path, images: torch.Tensor, meta: dict) -> None:

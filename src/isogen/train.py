@@ -23,7 +23,7 @@ from .files import read_json, remove_stale_temporaries, save_torch, write_json, 
 from .memory import check_fits
 from .methods import make_method
 from .runs import CHECKPOINT, SAMPLERS, encoder_folder, environment, load_checkpoint, resolve_device, save_samplers
-from .sample import fit_samplers, write_run_pictures
+from .sample import fit_samplers, refined, write_run_pictures
 from .stages import DecoderStage, EncoderStage
 
 # Keys that may differ between the run that wrote a checkpoint and the one resuming it.
@@ -175,7 +175,8 @@ class Run:
         samplers = fit_samplers(self.method, self.codes()["train"])
         save_samplers(self.run_dir, samplers)
         if pictures:
-            write_run_pictures(self.run_dir, self.config, self.method, self.model, samplers, self.data)
+            write_run_pictures(self.run_dir, self.config, self.method, self.model,
+                               refined(samplers, self.model, self.config.refine_steps), self.data)
             print(f"pictures: {self.run_dir / 'samples.png'} and {self.run_dir / 'interpolations.png'}")
 
 

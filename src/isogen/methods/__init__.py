@@ -1,7 +1,7 @@
 """The registry: a study is a list of these names. Adding a method = one class + one line here."""
 from ..config import Config
 from ..registry import lookup
-from .autoencoders import VAE, BetaVAE, EccentricAE, HypersphericalVAE, PlainAE
+from .autoencoders import VAE, BetaVAE, EccentricAE, HypersphericalVAE, PlainAE, SphereAE
 from .base import Autoencoder, Contrastive, Method
 from .contrastive import AlignUniform, InfoNCE, InfoNCEUniform, SIGRegGauss, SIGRegSphere
 
@@ -16,6 +16,7 @@ METHODS: dict[str, type[Method]] = {
     "beta-vae": BetaVAE,
     "hs-vae": HypersphericalVAE,
     "ae-gmm": PlainAE,
+    "sphere-ae": SphereAE,
 }
 
 

@@ -15,9 +15,10 @@ from torch import nn
 
 from ..augment import apply_affine, sample_affine
 from ..config import Config
+from ..errors import IsogenError
 from ..geometry import EUCLIDEAN, SPHERE, Geometry
 from ..losses import LOCAL, Batch
-from ..models import LatentModel, build_model
+from ..models import DECODERS, LatentModel, build_model
 from ..samplers import Sampler, build_samplers
 
 Noise = dict[str, torch.Tensor]
@@ -64,6 +65,10 @@ class Method(nn.Module):
         self.weights = LossWeights()
         self.sampler_names = config.sampler_names() or list(self.default_samplers)
         self.samplers()  # unknown or inapplicable sampler names fail here, before anything runs
+        if config.refine_steps and (self.geometry is not SPHERE or DECODERS[config.decoder].stochastic):
+            raise IsogenError(f"refine_steps={config.refine_steps} loops encode and decode of codes on the sphere "
+                              f"with a one-step decoder; {config.method} with decoder={config.decoder} is not that: "
+                              "use refine_steps=0")
 
     # Does the decoder belong to the objective (an autoencoder's reconstruction), or does it only learn to
     # decode the codes (a contrastive method's, on stop-gradient codes)? In a two-stage run
