@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Commit a study's finished runs (their small files: config, environment, log, metrics, pictures; .gitignore
+# keeps checkpoints, cached codes and samplers out) and its records, so a later session or a fresh clone
+# counts them as done:   bash bench/commit_results.sh results/study-probe
+set -euo pipefail
+out=${1:?usage: bash bench/commit_results.sh results/STUDY}
+staged=0
+for metrics in "$out"/runs/*/metrics.json; do
+  [ -e "$metrics" ] || continue
+  git add "$(dirname "$metrics")"
+  staged=$((staged + 1))
+done
+git add "$out"/*.json "$out"/*.jsonl 2>/dev/null || true
+[ -d "$out/report" ] && git add "$out/report"
+if git diff --cached --quiet; then
+  echo "nothing new in $out"
+else
+  git commit -q -m "$(basename "$out"): $staged finished runs committed"
+  echo "committed $out: $staged finished runs"
+fi
