@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # torch 2.14.1 / torchvision 0.29.1 are the tested versions; override for another platform.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup web demo test bench clean
+.PHONY: setup web demo lint test bench clean
 setup: $(VENV)/.installed
 
 web: node_modules/.installed
@@ -28,7 +28,10 @@ node_modules/.installed: package.json package-lock.json
 demo: setup
 	$(BIN)/isogen train --preset quick --run-dir runs/quick
 
-test: setup web
+lint: setup
+	$(BIN)/ruff check src tests bench
+
+test: setup web lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

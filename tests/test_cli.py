@@ -68,8 +68,9 @@ def test_samples_and_the_oracle_as_uint8_arrays(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "--preset", "smoke", "--run-dir", str(run), "--no-progress", "epochs=1"]) == 0
     for sampler in ("prior", "oracle"):
-        assert main(["sample", str(run), "--sampler", sampler, "-n", "50", "--out", str(tmp_path / f"{sampler}.npz")]) == 0
-        with np.load(tmp_path / f"{sampler}.npz") as saved:
+        out = tmp_path / f"{sampler}.npz"
+        assert main(["sample", str(run), "--sampler", sampler, "-n", "50", "--out", str(out)]) == 0
+        with np.load(out) as saved:
             images = saved["images"]
             assert images.shape == (50, 28, 28) and images.dtype == np.uint8 and str(saved["sampler"]) == sampler
     assert 0 < images.mean() < 255 and images.max() > 100  # decoded digits, not a blank or saturated array

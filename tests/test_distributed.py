@@ -39,11 +39,12 @@ def one_step(config, x, world, collective=True):
     trained = [p for p in model.parameters() if p.requires_grad]
     world.average_gradients(trained)
     values = world.average(torch.stack([v.detach() for v in terms.values()]))
-    return dict(zip(terms, values.tolist())), [p.grad.clone() for p in trained], [b.clone() for b in model.buffers()]
+    grads, buffers = [p.grad.clone() for p in trained], [b.clone() for b in model.buffers()]
+    return dict(zip(terms, values.tolist(), strict=True)), grads, buffers
 
 
 def relative_error(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    pairs = [(x.double(), y.double()) for x, y in zip(a, b)]
+    pairs = [(x.double(), y.double()) for x, y in zip(a, b, strict=True)]
     return max(float((x - y).norm() / y.norm()) for x, y in pairs if y.norm() > 1e-8)
 
 
@@ -109,7 +110,7 @@ def test_a_two_process_run_matches_one_process(tmp_path):
     assert len(two) == len(one) == 3
     # Equal up to the order of float sums (per rank, then over ranks), which training amplifies like any
     # other reordering: one process on 1 vs 2 threads moves epoch 2's sigreg by 0.07%, two processes by 0.4%.
-    for a, b in zip(two, one):
+    for a, b in zip(two, one, strict=True):
         for term in ("loss", "infonce", "sigreg", "recon_bce"):
             assert a[term] == pytest.approx(b[term], rel=1e-4 if a["epoch"] == 1 else 1e-2), (a["epoch"], term)
     assert (tmp_path / "two" / "samplers.pt").exists() and (tmp_path / "two" / "samples.png").exists()

@@ -63,9 +63,9 @@ def test_ema_follows_its_closed_form():
     expected = [e.clone() for e in ema0]
     for k in range(1, 31):
         decay = min(0.9, (1 + k) / (10 + k))
-        expected = [decay * e + (1 - decay) * p for e, p in zip(expected, live)]
+        expected = [decay * e + (1 - decay) * p for e, p in zip(expected, live, strict=True)]
         decoder.after_step()
-    assert all(torch.allclose(e, p, atol=1e-6) for e, p in zip(expected, decoder.ema.parameters()))
+    assert all(torch.allclose(e, p, atol=1e-6) for e, p in zip(expected, decoder.ema.parameters(), strict=True))
     assert not any(p.requires_grad for p in decoder.ema.parameters())
 
 

@@ -10,8 +10,8 @@ from isogen.cli import main
 from isogen.config import make_config
 from isogen.files import read_jsonl
 from isogen.launcher import Job, choose_concurrency
-from isogen.runs import load_checkpoint
 from isogen.runner import run_study
+from isogen.runs import load_checkpoint
 from isogen.study import StudySpec
 from isogen.train import train
 

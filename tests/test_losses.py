@@ -243,13 +243,17 @@ def test_eccentric_loss_matches_a_pair_loop(mu):
 def stationary_radius(d: int, mu: float) -> float:
     """Solve the seed's Theorem 1 for rho by bisection, the integral by quadrature after u = 1 + 2 rho^2 s / N."""
     from scipy import integrate
+
     from isogen.losses import eccentric_scale
 
     n = eccentric_scale(d, mu)
     log_c = math.log(2 / math.sqrt(math.pi)) + special.gammaln(d / 2) - special.gammaln((d - 1) / 2)
 
     def lhs(rho):
-        f = lambda s: math.exp(log_c + (d - 1) / 2 * math.log(s) + (d - 3) / 2 * math.log(2 - s)) / (1 + 2 * rho**2 * s / n)
+        def f(s):
+            density = math.exp(log_c + (d - 1) / 2 * math.log(s) + (d - 3) / 2 * math.log(2 - s))
+            return density / (1 + 2 * rho**2 * s / n)
+
         return integrate.quad(f, 0, 2, points=[1.0], limit=200)[0]
 
     lo, hi = 1e-3, 10 * math.sqrt(d)  # lhs decreases in rho
@@ -310,7 +314,8 @@ def test_angle_cosines_of_the_ones_vector_and_the_prior_minimum():
     batch[:, -1] = math.sqrt(n)
     expected = sum(1 / math.sqrt(j + 1) for j in range(1, n - 1))  # the angles j < n-1 miss a = 1
     assert hyperspherical_prior_loss(batch, 1.0, 0.0).item() == pytest.approx(expected)
-    assert hyperspherical_prior_loss(2 * batch, 1.0, 0.0).item() == pytest.approx(expected + 1)  # (2 sqrt n - sqrt n)^2 / n
+    # (2 sqrt n - sqrt n)^2 / n
+    assert hyperspherical_prior_loss(2 * batch, 1.0, 0.0).item() == pytest.approx(expected + 1)
 
 
 def test_pooling_two_identical_views_doubles_the_statistic():

@@ -25,7 +25,8 @@ def without_timing(log):
 def test_training_writes_a_complete_run_folder(tmp_path, mnist):
     last = train(smoke(epochs=3), tmp_path / "run", progress=False, data=mnist)
     names = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"config.json", "environment.json", "log.jsonl", "checkpoint.pt", "samples.png", "interpolations.png"} <= names
+    expected = {"config.json", "environment.json", "log.jsonl", "checkpoint.pt", "samples.png", "interpolations.png"}
+    assert expected <= names
     log = read_jsonl(tmp_path / "run" / "log.jsonl")
     assert [r["epoch"] for r in log] == [1, 2, 3] and log[-1] == last
     assert log[-1]["recon_bce"] < log[0]["recon_bce"]  # the decoder learns

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import torch
 
+from .catalog import STUDIES, load_spec
 from .cluster import LAUNCHERS, SlurmOptions
+from .codes import encode_images
 from .config import DECODER_KEYS, PRESETS, Config, make_config, parse_assignments
 from .data import load_dataset
 from .distributed import launched_by_torchrun, world_from_environment
@@ -34,11 +36,9 @@ from .metrics.evaluate import EvalOptions, evaluate_run
 from .metrics.schema import summary
 from .plan import plan
 from .report import write_report
-from .runs import generator, load_run, resolve_device
-from .codes import encode_images
-from .sample import decode_codes, run_samplers, write_images_npz, write_interpolation_strips, write_sample_grid
-from .catalog import STUDIES, load_spec
 from .runner import pending_jobs, run_study
+from .runs import generator, load_run, resolve_device
+from .sample import decode_codes, run_samplers, write_images_npz, write_interpolation_strips, write_sample_grid
 from .train import train
 
 

@@ -69,7 +69,7 @@ def run_on_cluster(jobs: list[Job], device: str, folder: Path, launcher: str,
     tasks = executor.map_array(RunTask(), jobs, [device] * n)
     ids = sorted({task.job_id.split("_")[0] for task in tasks})  # Slurm: one array; locally: a job per run
     print(f"submitted {n} runs as {launcher} job {', '.join(ids)}; task logs in {folder}")
-    for job, task in tqdm(list(zip(jobs, tasks)), desc="runs done", disable=not progress):
+    for job, task in tqdm(list(zip(jobs, tasks, strict=True)), desc="runs done", disable=not progress):
         try:
             failure = task.result()
         except Exception as e:  # noqa: BLE001 - a task that died (killed, out of memory): recorded

@@ -4,7 +4,8 @@ captured once as a CUDA graph and replayed.
 Everything a step reads lives in a static device buffer that is filled before the epoch: the epoch's
 permutation (steps, N), its randomness (the stage's `noise`, first axis = step), the learning-rate
 schedule (total_steps,), the loss weights (0-d buffers of the method); two device counters say which
-step it is (isogen.stages: what the step trains; isogen.cuda_graph: how it is replayed). The step gathers its slice of each with `index_select`, runs forward, backward and a fused
+step it is (isogen.stages: what the step trains; isogen.cuda_graph: how it is replayed). The step
+gathers its slice of each with `index_select`, runs forward, backward and a fused
 AdamW whose learning rate is a device tensor, writes its loss terms into row `step` of an (steps, T)
 buffer and advances the counters. The host reads that buffer once per epoch.
 

@@ -101,7 +101,7 @@ def picture_mosaic(path: Path, pictures: list[tuple[Path, str]], cols: int = 5) 
     fig, axes = plt.subplots(lines, cols, figsize=(3.2 * cols, 3.4 * lines), dpi=90, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (picture, title) in zip(axes.flat, pictures):
+    for ax, (picture, title) in zip(axes.flat, pictures, strict=False):
         ax.imshow(mpimg.imread(picture))
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -146,7 +146,7 @@ def tradeoff(path: Path, points: list[dict], ylabel: str) -> None:
 def sensitivity(path: Path, curves: dict[str, list[tuple]]) -> None:
     """One panel per swept setting: points (value, classifier FID, linear probe, ...), log-scaled values."""
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), dpi=100, squeeze=False)
-    for ax, (key, points) in zip(axes[0], curves.items()):
+    for ax, (key, points) in zip(axes[0], curves.items(), strict=True):
         xs = [p[0] for p in points]
         ax.plot(xs, [p[1] for p in points], "o-", color="C0", label="classifier FID, prior")
         ax.set_xscale("log")

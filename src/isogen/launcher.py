@@ -15,18 +15,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from .codes import encoder_digest
 from .config import Config
 from .data import Dataset, load_dataset
 from .errors import IsogenError
+from .files import read_json
 from .memory import estimate_bytes, free_bytes
 from .metrics.evaluate import EvalOptions, evaluate_run
-from .codes import encoder_digest
-from .files import read_json
 from .runs import load_run, resolve_device
 from .sample import run_samplers, write_run_pictures
 from .train import Run
@@ -165,8 +166,8 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
         for job in waiting:
             if job.needs in failed:
                 waiting.remove(job)
-                attempt(job, lambda: _raise(IsogenError(f"the run whose encoder it decodes ({job.needs.name}) "
-                                                        "failed")))
+                attempt(job, partial(_raise, IsogenError(f"the run whose encoder it decodes ({job.needs.name}) "
+                                                         "failed")))
                 return next_ready()
             if job.needs not in untrained:
                 waiting.remove(job)
@@ -179,7 +180,7 @@ def train_all(jobs: list[Job], concurrent: int, datasets: dict[tuple, Dataset],
         if waiting and not active and next_ready() is None:  # nothing trains that they could wait for
             for job in list(waiting):
                 waiting.remove(job)
-                attempt(job, lambda: _raise(IsogenError(f"it decodes {job.needs}, which this study does not train")))
+                attempt(job, partial(_raise, IsogenError(f"it decodes {job.needs}, which this study does not train")))
         for job, run in [(job, run) for job, run in active if run.done]:
             hand_on(job, run)
         # one epoch of every unfinished run, their steps interleaved; a run that raises drops out

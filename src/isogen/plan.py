@@ -134,14 +134,14 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device
         for decoder, epochs in ((False, 0 if c.encoder_from else c.epochs), (True, c.decoder_epochs)):
             if epochs:
                 kind, shape = stage_of(c, decoder)
-                train_s += epochs * steps * timings.get(f"{kind} step {shape}",
-                                                        lambda: seconds_per_round(c, images, decoder))
+                train_s += epochs * steps * timings.get(
+                    f"{kind} step {shape}", lambda c=c, decoder=decoder: seconds_per_round(c, images, decoder))
         inception, decoded = evaluation_images(job)
         inception_images += inception
         eval_s += OTHER_EVAL_S[device.type] * (job.eval.samples / 10000)
         if DECODERS[c.decoder].stochastic:
             shape = tuple(getattr(c, k) for k in SAMPLING_SHAPE)
-            eval_s += decoded * timings.get(f"decode {shape}", lambda: seconds_per_decoded_image(c, device))
+            eval_s += decoded * timings.get(f"decode {shape}", lambda c=c: seconds_per_decoded_image(c, device))
     per_image = timings.get("inception image", lambda: seconds_per_inception_image(
         device, as_float(data.test_images[:40]))) if inception_images else 0.0
     eval_s += per_image * inception_images

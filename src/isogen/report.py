@@ -69,7 +69,7 @@ def endpoint_table(rows: list[dict]) -> tuple[list, list]:
                 tests.append((question, COLUMNS[key].title, " − ".join(arms), dim, difference))
     header = ["question", "endpoint", "A − B", "D", "seeds", "mean difference [95% CI]", "p", "p, Holm"]
     body = [[question, title, arms, str(dim), str(d.n), str(d), f"{d.p:.3g}", f"{adjusted:.3g}"]
-            for (question, title, arms, dim, d), adjusted in zip(tests, holm([t[-1].p for t in tests]))]
+            for (question, title, arms, dim, d), adjusted in zip(tests, holm([t[-1].p for t in tests]), strict=True)]
     return header, body
 
 
@@ -93,7 +93,7 @@ def agreement(rows: list[dict]) -> str | None:
     pairs = [p for p in pairs if None not in p]
     if len(pairs) < 3:
         return None
-    rho, p = stats.spearmanr(*zip(*pairs))
+    rho, p = stats.spearmanr(*zip(*pairs, strict=True))
     return (f"Classifier FID (n = 10k) and Inception KID (n = 1000) of the prior samples rank the {len(pairs)} runs "
             f"alike: Spearman's rho = {rho:.3f} (p = {p:.2g}).")
 
@@ -108,10 +108,10 @@ def write_report(spec: StudySpec, out: Path) -> Path:
         return render(blocks, folder)
     blocks.append(("p", protocol_text(spec, rows)))
     floor = rows[0]["metrics"]["floor"]
+    inception = "".join(f", Inception {name} {floor[key]:.{digits}f} (n = {floor[key + '_n']})" for key, name, digits
+                        in (("inception_kid", "KID", 5), ("inception_fid", "FID", 2)) if key in floor)
     blocks.append(("p", f"Floor (real training images vs the test set): classifier FID {floor['classifier_fid']:.2f}, "
-                        f"classifier KID {floor['classifier_kid']:.4f} (n = {floor['n']})" + "".join(
-                            f", Inception {name} {floor[key]:.{digits}f} (n = {floor[key + '_n']})" for key, name, digits
-                            in (("inception_kid", "KID", 5), ("inception_fid", "FID", 2)) if key in floor) + "."))
+                        f"classifier KID {floor['classifier_kid']:.4f} (n = {floor['n']}){inception}."))
     header, body = endpoint_table(rows)
     if body:
         blocks += [("h2", "Primary endpoints"),

@@ -12,9 +12,9 @@ from . import figures
 from .codes import encode_images
 from .config import Config
 from .data import Dataset, as_float, load_dataset
+from .files import write_bytes
 from .methods import Method
 from .models import LatentModel
-from .files import write_bytes
 from .runs import generator, load_samplers, save_samplers
 from .samplers import Sampler
 

@@ -147,7 +147,7 @@ class Run:
         stage = {"stage": "decoder"} if self.engine.stage.name == "decoder" else {}
         record = {"epoch": self.epoch, "step": self.epoch * steps, **stage,
                   "lr": float(self.engine.schedule[last_step]),
-                  **dict(zip(names, terms.mean(0).tolist())),
+                  **dict(zip(names, terms.mean(0).tolist(), strict=True)),
                   "seconds": round(seconds, 3), "images_per_s": round(steps * c.batch_size / seconds, 1)}
         self.log.append(record)
         if self.engine.runner.fallback and self.world.rank == 0:  # capture failed: say so where the run is described

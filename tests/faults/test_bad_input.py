@@ -72,7 +72,8 @@ def test_damaged_data(tmp_path, mnist, capsys, faults, fault, damage, message):
 @pytest.mark.parametrize("override, message", [
     ("method=simclr", "valid methods: infonce"), ("encoder=vit", "valid encoders: cnn, resnet"),
     ("sigreg_weight=-0.1", "sigreg_weight"), ("temperature=0", "temperature"), ("embed_dim=2", "embed_dim"),
-    ("batch_size=5000", "exceeds the 1024 training images"), ("lr=fast", "needs a float"), ("lamda=1", "unknown config key"),
+    ("batch_size=5000", "exceeds the 1024 training images"), ("lr=fast", "needs a float"),
+    ("lamda=1", "unknown config key"),
 ])
 def test_bad_config(tmp_path, capsys, faults, override, message):
     expect_error(faults, f"config: {override}", ["train", *SMOKE, "--run-dir", tmp_path / "run", override],

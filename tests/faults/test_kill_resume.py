@@ -63,21 +63,24 @@ def test_sigkill_anywhere_then_resume_equals_unbroken(tmp_path, faults, wait_for
         if in_write:
             hit = wait_for(lambda: any(broken.glob(".checkpoint.pt.*.tmp")), proc)
         else:
-            hit = wait_for(lambda: epochs_logged(broken) > max(before, 0), proc)
+            hit = wait_for(lambda before=before: epochs_logged(broken) > max(before, 0), proc)
             time.sleep(rng.uniform(0.1, 1.5))
         assert hit and proc.poll() is None, "the run ended before the fault could be injected"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         damaged = damaged_files(broken)
         progress.append(epochs_logged(broken))
-        faults.record(f"SIGKILL {'inside a checkpoint write' if in_write else 'inside a training step'} "
-                      f"(attempt {attempt + 1}, {progress[-1]} epochs saved)", survived=damaged == 0, files_lost=damaged)
+        where = "inside a checkpoint write" if in_write else "inside a training step"
+        faults.record(f"SIGKILL {where} (attempt {attempt + 1}, {progress[-1]} epochs saved)", survived=damaged == 0,
+                      files_lost=damaged)
         assert damaged == 0
 
     assert start(broken, resume=True).wait(timeout=300) == 0
     a, b = load_checkpoint(unbroken), load_checkpoint(broken)
     same_weights = all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
-    strip = lambda log: [{k: v for k, v in r.items() if k not in TIMING} for r in log]
+    def strip(log):
+        return [{k: v for k, v in r.items() if k not in TIMING} for r in log]
+
     same_log = strip(read_jsonl(unbroken / "log.jsonl")) == strip(read_jsonl(broken / "log.jsonl"))
     faults.record("resume after 4 kills reproduces the unbroken run bit for bit", survived=same_weights and same_log)
     assert same_weights and same_log

@@ -71,13 +71,13 @@ def write_explorer(run_dirs: list[Path], out: Path, points: int = 2000, map_kind
         check_run_folder(run_dir)
         runs.append(load_run(run_dir, "cpu"))
     configs = [config for config, _, _ in runs]
-    for run_dir, config in zip(run_dirs, configs):
+    for run_dir, config in zip(run_dirs, configs, strict=True):
         if config.dataset != configs[0].dataset:
             raise IsogenError(f"{run_dir} was trained on {config.dataset} and {run_dirs[0]} on {configs[0].dataset}; "
                               "explore runs of one data set together")
     images, labels = test_digits(configs[0], points, seed)
     exports: list[RunExport] = []
-    for run_dir, run in zip(run_dirs, runs):
+    for run_dir, run in zip(run_dirs, runs, strict=True):
         exports.append(export_run(run_dir, run, images, map_kind, seed))
         print(f"exported {run_dir}")
     data = {"runs": [e.info for e in exports], "images": b64(images.numpy()), "labels": b64(labels.numpy()),

@@ -6,8 +6,14 @@ import torch
 
 from ..errors import IsogenError
 from ..geometry import SPHERE
-from ..losses import (eccentric_loss, gaussian_kl, hyperspherical_prior_loss, jitter_on_sphere, latent_consistency,
-                      pixel_consistency)
+from ..losses import (
+    eccentric_loss,
+    gaussian_kl,
+    hyperspherical_prior_loss,
+    jitter_on_sphere,
+    latent_consistency,
+    pixel_consistency,
+)
 from .base import Autoencoder, LossWeights
 
 

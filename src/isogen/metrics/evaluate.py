@@ -14,12 +14,12 @@ import torch.nn.functional as F
 
 from .. import figures
 from ..augment import random_affine
+from ..codes import cached_codes, encoder_digest
 from ..config import Config
 from ..data import Dataset, as_float, load_dataset
 from ..errors import IsogenError
 from ..files import remove_stale_temporaries, write_json
 from ..models import LatentModel
-from ..codes import cached_codes, encoder_digest
 from ..runs import encoder_folder, environment, generator, load_run, resolve_device
 from ..sample import decode_codes, run_samplers, write_decoder_draws, write_sample_grid
 from .classifier import load_classifier

@@ -32,7 +32,8 @@ SECTIONS: dict[str, list[Field]] = {
               Field("inception_fid", "Inception FID", 2), Field("inception_fid_n", "n", 0),
               Field("classifier_fid", "classifier FID", 2), Field("classifier_kid", "classifier KID", 4),
               Field("n", "n", 0)],
-    "oracle": [Field("classifier_fid", "classifier FID, oracle", 1), Field("classifier_kid", "classifier KID, oracle", 4),
+    "oracle": [Field("classifier_fid", "classifier FID, oracle", 1),
+               Field("classifier_kid", "classifier KID, oracle", 4),
                Field("confident_share", "confident, oracle", 3), Field("code_fd", "code FD, oracle", 3),
                Field("nearest_train_distance", "test code to nearest training code, oracle", 3)],
 }
