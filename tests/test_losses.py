@@ -110,7 +110,7 @@ def test_sphere_cf_closed_forms():
     s = np.sqrt(3) * t
     # D = 3: sqrt(3) a.z is uniform on [-sqrt 3, sqrt 3], CF sin(s)/s
     assert np.allclose(sphere_cf(t, 3), np.sinc(s / np.pi), atol=1e-12)
-    for d in (4, 16, 64):  # the Bessel form of SPEC section 2
+    for d in (4, 16, 64):  # the Bessel form of the exact sphere target
         s = t[1:] * math.sqrt(d)
         bessel = special.gamma(d / 2) * (2 / s) ** (d / 2 - 1) * special.jv(d / 2 - 1, s)
         assert np.allclose(sphere_cf(t[1:], d), bessel, atol=1e-10)
@@ -223,7 +223,7 @@ def test_null_quantiles_agree_with_chi_square_mixture_shape():
     assert stats.skew(t.numpy()) > 1
 
 
-# ---------------------------------------------------------------- eccentric (seed 004)
+# ---------------------------------------------------------------- eccentric (Li & Blair 2021)
 def eccentric_loop(z: np.ndarray, mu: float) -> float:
     b, d = z.shape
     n = 2 * d * (1 + 1 / (2 * mu * (d - 1))) / (2 * mu - 1)
@@ -241,7 +241,7 @@ def test_eccentric_loss_matches_a_pair_loop(mu):
 
 
 def stationary_radius(d: int, mu: float) -> float:
-    """Solve the seed's Theorem 1 for rho by bisection, the integral by quadrature after u = 1 + 2 rho^2 s / N."""
+    """Solve Li & Blair's Theorem 1 for rho by bisection, the integral by quadrature after u = 1 + 2 rho^2 s / N."""
     from scipy import integrate
 
     from isogen.losses import eccentric_scale
@@ -290,7 +290,7 @@ def test_eccentric_gradient_has_no_radial_part_on_the_sqrt_d_sphere():
     assert ((z.grad * z).sum(1) / z.norm(dim=1)).mean().item() * 256 > 1
 
 
-# ---------------------------------------------------------------- hyperspherical coordinates (seed 002)
+# ---------------------------------------------------------------- hyperspherical coordinates (Ascarate et al. 2025)
 def test_hyperspherical_round_trip_to_float_precision():
     from isogen.losses import from_hyperspherical, to_hyperspherical
 

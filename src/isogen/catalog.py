@@ -89,13 +89,13 @@ def probe() -> StudySpec:
 # The budget the probe chose (bench/probe_report.py, results/study-probe/report/probe.md): encoder epochs,
 # then decoder-only epochs on the frozen encoder's codes.
 BUDGET = {"epochs": 4, "decoder_epochs": 2}
-ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM, and the oracle (SPEC 6)
+ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM (and the oracle)
 Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
 FLOW = {"decoder": "flow", "samplers": "prior,learned"}
 
 
 def core_entries(dims_too: bool) -> list[Entry]:
-    """The contrastive arms: SIGReg on the sphere with the seed's Gaussian target and with the exact one, and
+    """The contrastive arms: SIGReg on the sphere with LeJEPA's Gaussian target and with the exact one, and
     the mechanisms it is compared with (InfoNCE alone, with Wang-Isola uniformity added, alignment +
     uniformity instead, SIGReg in R^D); each with its key knob on a grid at the first seed."""
     other_dims = {"dims": [64, 32, 128], "seeds_other_dims": BASELINE_SEEDS} if dims_too else {}

@@ -50,7 +50,7 @@ class Config:
     # SIGReg
     sigreg_weight: float = 0.1  # lambda
     sigreg_slices: int = 256  # M random directions per step
-    sigreg_target: str = "gauss"  # gauss (the seed's N(0,1)) | sphere (the exact Bessel CF)
+    sigreg_target: str = "gauss"  # gauss (N(0,1), as LeJEPA) | sphere (the exact Bessel CF)
     sigreg_knots: int = 17  # K trapezoid knots on [0, sigreg_t_max]
     sigreg_t_max: float = 3.0
     sigreg_views: str = "pooled"  # pooled: one statistic over both views' 2N embeddings | separate: per view, averaged
@@ -63,7 +63,7 @@ class Config:
     eccentric_weight: float = 0.01
     eccentric_mu: float = 1.0
     hs_weight: float = 1.0  # beta of hs-vae, reached after hs_anneal_epochs (grows as sqrt(epoch))
-    hs_mean_cos: float = 1.0  # prior on the batch mean of cos(phi_k) of the posterior means (seed 002: 1)
+    hs_mean_cos: float = 1.0  # prior on the batch mean of cos(phi_k) of the posterior means (Ascarate et al. 2025: 1)
     hs_std_cos: float = 0.1  # prior on their batch standard deviation (our choice)
     hs_anneal_epochs: int = 10
     sphere_noise_deg: float = 80.0  # sphere-ae: the largest angle a code is jittered by in training

@@ -1,9 +1,9 @@
-"""Eccentric regularisation (Li & Blair 2021, seed 004): pairwise repulsion + attraction to the origin.
+"""Eccentric regularisation (Li & Blair 2021, arXiv 2104.11610): pairwise repulsion + attraction to the origin.
 
     K(z_i, z_j) = (||z_i||^2 + ||z_j||^2) / 2 - mu N log(1 + ||z_i - z_j||^2 / N),
     l = 1 / (b (b-1)) sum_{i != j} K(z_i, z_j),
     N = 2 d (1 + 1 / (2 mu (d-1))) / (2 mu - 1),
-chosen so that the uniform sphere of radius ~sqrt(d) is a stationary point (seed 004, Theorem 1).
+chosen so that the uniform sphere of radius ~sqrt(d) is a stationary point (Li & Blair 2021, Theorem 1).
 """
 import torch
 
@@ -11,7 +11,7 @@ from .batch import LOCAL, Batch
 
 
 def eccentric_scale(dim: int, mu: float) -> float:
-    """N(d, mu) of the seed; needs mu > 1/2."""
+    """N(d, mu) of Li & Blair; needs mu > 1/2."""
     return 2 * dim * (1 + 1 / (2 * mu * (dim - 1))) / (2 * mu - 1)
 
 

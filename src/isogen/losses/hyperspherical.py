@@ -1,9 +1,10 @@
-"""Hyperspherical coordinates and the batch-statistic prior of the hyperspherical VAE (seed 002).
+"""Hyperspherical coordinates and the batch-statistic prior of the hyperspherical VAE (Ascarate,
+Lebrat, Santa Cruz, Fookes, Salvado 2025, arXiv 2507.15900).
 
 Coordinates of x in R^n, with c_j = ||(x_0, ..., x_j)|| (0-based):
     r = c_{n-1},  cos(phi_j) = x_j / c_j  for j = 1 .. n-1,
 phi_j in [0, pi] for j >= 2 and phi_1 = atan2(x_0, x_1) in [0, 2 pi) carrying the sign of x_0.
-The all-ones vector has cos(phi_j) = 1 / sqrt(j + 1), which motivates the seed's gains 1/sqrt(k+1).
+The all-ones vector has cos(phi_j) = 1 / sqrt(j + 1), which motivates the paper's gains 1/sqrt(k+1).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def cumulative_norms(x: torch.Tensor) -> torch.Tensor:
 
 
 def angle_cosines(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """(N, n) -> cos(phi_j), j = 1 .. n-1: (N, n-1). No arccos needed (the seed's point)."""
+    """(N, n) -> cos(phi_j), j = 1 .. n-1: (N, n-1). No arccos needed (the paper's point)."""
     return x[:, 1:] / cumulative_norms(x)[:, 1:].clamp(min=eps)
 
 
@@ -44,7 +45,7 @@ def from_hyperspherical(radius: torch.Tensor, angles: torch.Tensor) -> torch.Ten
 
 def hyperspherical_prior_loss(mean: torch.Tensor, target_cos: float, target_cos_std: float,
                               batch: Batch = LOCAL) -> torch.Tensor:
-    """The seed's batch-statistic loss on the posterior means, angles and radius:
+    """Ascarate et al.'s batch-statistic loss on the posterior means, angles and radius:
         sum_k g_k [ (E_b cos phi_k - a)^2 + (std_b cos phi_k - b)^2 ] + (E_b r - sqrt n)^2 / n + std_b(r)^2 / n,
     g_k = 1 / sqrt(k + 1), k = 1 .. n-1. mean: (N, n) -> scalar. (The radius terms are divided by n
     so that they are O(1) like the angle terms.) The statistics are of the whole batch.

@@ -24,8 +24,8 @@ class PlainAE(Autoencoder):
 
 
 class EccentricAE(Autoencoder):
-    """AE + lambda * eccentric loss (seed 004). Reconstruction is BCE here (the seed uses L2), as for
-    every method of the study, so lambda's scale differs from the seed's."""
+    """AE + lambda * eccentric loss (Li & Blair 2021). Reconstruction is BCE here (the paper uses L2), as for
+    every method of the study, so lambda's scale differs from the paper's."""
 
     def __init__(self, config):
         super().__init__(config)
@@ -64,11 +64,11 @@ class BetaVAE(VAE):
 
 
 class HypersphericalVAE(VAE):
-    """The hyperspherical-coordinates VAE of seed 002: codes on the sphere (z = normalise(mean + sigma eps),
-    the seed's radius sqrt(n) being a scale the decoder absorbs), the batch-statistic prior on the angles
+    """The hyperspherical-coordinates VAE (Ascarate et al. 2025, arXiv 2507.15900): codes on the sphere
+    (z = normalise(mean + sigma eps), the paper's radius sqrt(n) being a scale the decoder absorbs), the batch-statistic prior on the angles
     and radius of the posterior means (gains 1/sqrt(k+1)), weight annealed as sqrt(epoch).
 
-    Deviations: the seed also puts hyperspherical priors on the sigma vectors, whose values it does not
+    Deviations: the paper also puts hyperspherical priors on the sigma vectors, whose values it does not
     give; here sigma gets the sigma part of the Gaussian KL, 1/2 sum(s^2 - log s^2 - 1). The prior on the
     batch std of the cosines (hs_std_cos) is our choice. Reconstruction is BCE, as everywhere in isogen.
     """
