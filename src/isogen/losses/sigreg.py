@@ -1,6 +1,7 @@
-"""SIGReg: the mean Epps-Pulley statistic over fresh random 1-D projections.
+"""SIGReg (Balestriero & LeCun 2025, arXiv 2511.08544): the mean Epps-Pulley statistic over fresh random 1-D
+projections.
 
-Sphere form (the project's regulariser; SIGReg is Balestriero & LeCun 2025, arXiv 2511.08544): z = h / ||h||, u_nm = sqrt(D) a_m . z_n with a_m uniform
+Sphere form (this project's): z = h / ||h||, u_nm = sqrt(D) a_m . z_n with a_m uniform
 on S^{D-1}; under a uniform sphere u is ~N(0,1) (exactly: its CF is the Bessel Omega_D).
 Euclidean form (LeJEPA): u_nm = a_m . h_n on raw embeddings, tested against N(0,1).
     L_SIGReg = (1/M) sum_m T_m.

@@ -65,8 +65,9 @@ class BetaVAE(VAE):
 
 class HypersphericalVAE(VAE):
     """The hyperspherical-coordinates VAE (Ascarate et al. 2025, arXiv 2507.15900): codes on the sphere
-    (z = normalise(mean + sigma eps), the paper's radius sqrt(n) being a scale the decoder absorbs), the batch-statistic prior on the angles
-    and radius of the posterior means (gains 1/sqrt(k+1)), weight annealed as sqrt(epoch).
+    (z = normalise(mean + sigma eps), the paper's radius sqrt(D) being a scale the decoder absorbs), the
+    batch-statistic prior on the angles and radius of the posterior means (gains 1/sqrt(k+1)), weight annealed
+    as sqrt(epoch).
 
     Deviations: the paper also puts hyperspherical priors on the sigma vectors, whose values it does not
     give; here sigma gets the sigma part of the Gaussian KL, 1/2 sum(s^2 - log s^2 - 1). The prior on the
