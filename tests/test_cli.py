@@ -23,6 +23,10 @@ def test_train_sample_interpolate_from_the_command_line(tmp_path, capsys):
     (["train", "--preset", "smoke", "--run-dir", "{tmp}/a", "lr=-1"], "bad config value: lr=-1.0"),
     (["train", "--preset", "nope", "--run-dir", "{tmp}/a"], "valid presets:"),
     (["sample", "{tmp}/missing"], "no checkpoint.pt"),
+    (["train", "--preset", "smoke", "--run-dir", "{tmp}/a", "method=vae", "beta=7"],
+     "beta does not apply to vae with decoder=deconv and samplers prior, matched: only beta-vae read it"),
+    (["train", "--preset", "smoke", "--run-dir", "{tmp}/a", "method=infonce", "--sweep", "sigreg_weight=0.1,1"],
+     "only sigreg-sphere, sigreg-gauss read it"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2

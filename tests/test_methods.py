@@ -60,7 +60,7 @@ def test_weights_scale_terms_into_the_total():
     terms = method.loss(model, torch.rand(8, 1, 28, 28), one_step(method, model, 8))
     expected = terms["infonce"] + 0.25 * terms["sigreg"] + terms["recon_bce"]
     assert method.total(terms).item() == pytest.approx(expected.item())
-    _, vae, _ = build("vae", beta=7.0)
+    _, vae, _ = build("vae")
     _, beta_vae, _ = build("beta-vae", beta=7.0)
     assert vae.weights.as_dict() == {"kl": 1.0} and beta_vae.weights.as_dict() == {"kl": 7.0}
 
@@ -161,3 +161,19 @@ def test_refinement_is_the_encode_decode_loop_and_only_for_sphere_runs_with_a_on
     for bad in ({"method": "vae"}, {"method": "sigreg-sphere", "decoder": "flow"}):
         with pytest.raises(IsogenError, match="use refine_steps=0"):
             build(bad.pop("method"), refine_steps=1, **bad)
+
+
+def test_every_method_specific_key_is_read_by_someone_and_the_checks_name_who():
+    from isogen.config import Config
+    from isogen.methods import check_keys
+    from isogen.models import DECODERS
+    from isogen.samplers import SAMPLERS
+
+    keys = {f.name for f in __import__("dataclasses").fields(Config)}
+    owned = set().union(*(m.config_keys for m in METHODS.values()), *(d.config_keys for d in DECODERS.values()),
+                        *(s.config_keys for s in SAMPLERS.values()))
+    assert owned <= keys  # no typo among the declarations
+    check_keys(make_config("smoke", {"method": "beta-vae", "beta": "2"}), ["beta"])  # read: no error
+    check_keys(make_config("smoke", {"method": "vae", "samplers": "prior,learned", "flow_steps": "4"}), ["flow_steps"])
+    with pytest.raises(IsogenError, match=r"sigreg_target does not apply to sigreg-gauss .* only sigreg-sphere read"):
+        check_keys(make_config("smoke", {"method": "sigreg-gauss", "sigreg_target": "sphere"}), ["sigreg_target"])

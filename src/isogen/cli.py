@@ -32,6 +32,7 @@ from .errors import IsogenError
 from .explore import MAPS, serve, write_explorer
 from .files import read_json
 from .launcher import Job, choose_concurrency, describe_failure, train_all
+from .methods import check_keys
 from .metrics.evaluate import EvalOptions, evaluate_run
 from .metrics.schema import summary
 from .plan import plan
@@ -146,6 +147,7 @@ def cmd_train(args) -> int:
         config = saved.with_overrides(overrides).validate()
     else:
         config = make_config(args.preset, overrides)
+    check_keys(config, [k.replace("-", "_") for k in [*overrides, *parse_assignments(args.sweep)]])
     world = world_from_environment(resolve_device(config.device))
     if world.size > 1:
         if args.sweep:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from .config import DECODER_KEYS, PRESETS, Config, make_config
 from .errors import IsogenError
-from .methods import METHODS
+from .methods import METHODS, check_keys
 from .metrics.evaluate import EvalOptions
 
 Scalar = str | int | float | bool
@@ -112,8 +112,9 @@ class StudySpec:
                 if encoder_keys := sorted(k for k in {**entry.overrides, **entry.grid} if k not in DECODER_KEYS):
                     fail(f"{entry.label} decodes {source.label}'s encoders but sets {encoder_keys}",
                          f"set only the decoder's keys ({', '.join(sorted(DECODER_KEYS))})")
-        for run in self.runs():  # every config must be valid before anything runs
-            make_config(self.preset, run.overrides)
+        for run in self.runs():  # every config must be valid, every entry's setting read, before anything runs
+            entry = self.entry(run.entry)
+            check_keys(make_config(self.preset, run.overrides), {**entry.overrides, **entry.grid})
         return self
 
     def points(self, entry: Entry) -> list[tuple[int, int]]:

@@ -2,7 +2,7 @@
 from ..config import Config
 from ..registry import lookup
 from .autoencoders import VAE, BetaVAE, EccentricAE, HypersphericalVAE, PlainAE, SphereAE
-from .base import Autoencoder, Contrastive, Method
+from .base import Autoencoder, Contrastive, Method, check_keys
 from .contrastive import AlignUniform, InfoNCE, InfoNCEUniform, SIGRegGauss, SIGRegSphere
 
 METHODS: dict[str, type[Method]] = {
@@ -24,4 +24,4 @@ def make_method(config: Config) -> Method:
     return lookup(METHODS, "method", config.method)(config)
 
 
-__all__ = ["METHODS", "Autoencoder", "Contrastive", "Method", "make_method"]
+__all__ = ["METHODS", "Autoencoder", "Contrastive", "Method", "check_keys", "make_method"]

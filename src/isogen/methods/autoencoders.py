@@ -27,6 +27,8 @@ class EccentricAE(Autoencoder):
     """AE + lambda * eccentric loss (Li & Blair 2021). Reconstruction is BCE here (the paper uses L2), as for
     every method of the study, so lambda's scale differs from the paper's."""
 
+    config_keys = frozenset({"eccentric_weight", "eccentric_mu"})
+
     def __init__(self, config):
         super().__init__(config)
         self.weights = LossWeights(eccentric=config.eccentric_weight)
@@ -59,6 +61,8 @@ class VAE(Autoencoder):
 class BetaVAE(VAE):
     """VAE with KL weight beta = config.beta (Higgins et al. 2017)."""
 
+    config_keys = frozenset({"beta"})
+
     def kl_weight(self):
         return self.config.beta
 
@@ -76,6 +80,7 @@ class HypersphericalVAE(VAE):
 
     geometry = SPHERE
     default_samplers = ("vmf", "matched")
+    config_keys = frozenset({"hs_weight", "hs_mean_cos", "hs_std_cos", "hs_anneal_epochs"})
 
     def __init__(self, config):
         super().__init__(config)
@@ -112,6 +117,7 @@ class SphereAE(Autoencoder):
 
     geometry = SPHERE
     default_samplers = ("prior", "matched")
+    config_keys = frozenset({"sphere_noise_deg", "sphere_consistency_weight", "sphere_latent_weight"})
 
     def __init__(self, config):
         super().__init__(config)

@@ -8,6 +8,7 @@ in place between epochs.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 import torch
@@ -19,7 +20,8 @@ from ..errors import IsogenError
 from ..geometry import EUCLIDEAN, SPHERE, Geometry
 from ..losses import LOCAL, Batch
 from ..models import DECODERS, LatentModel, build_model
-from ..samplers import Sampler, build_samplers
+from ..registry import lookup
+from ..samplers import SAMPLERS, Sampler, build_samplers
 
 Noise = dict[str, torch.Tensor]
 
@@ -54,6 +56,7 @@ class Method(nn.Module):
     geometry: ClassVar[Geometry] = SPHERE  # where the codes live
     posterior: ClassVar[bool] = False  # the encoder outputs (mean, log-variance)
     default_samplers: ClassVar[tuple[str, ...]] = ("prior", "matched")  # the first draws the run's pictures
+    config_keys: ClassVar[frozenset[str]] = frozenset()  # the settings only some methods read: which it reads
     # noise drawn once per step for the whole batch, not per image: every process of a torchrun job uses
     # all of it (the rest, (steps, blocks * n, ...), is split by images)
     shared_noise: ClassVar[frozenset[str]] = frozenset()
@@ -116,6 +119,7 @@ class Contrastive(Method):
     """Encoder trained on two random affine views; decoder on stop-gradient codes of clean images."""
 
     decoder_in_objective = False
+    config_keys = frozenset({"rotation_deg", "translate_px", "scale_frac", "shear_deg"})
 
     def __init__(self, config: Config):
         super().__init__(config)
@@ -147,3 +151,21 @@ class Autoencoder(Method):
     def objective(self, model, x, noise):
         z, terms = self.regularize(model.features(x), noise)
         return terms | model.decoder.loss(z, x, noise)
+
+
+def check_keys(config: Config, chosen: Iterable[str]) -> None:
+    """The settings a user chose (key=value, a study entry's overrides) that only some methods, decoders or
+    samplers read must be read by this run's: otherwise an error naming those that do, not a setting silently
+    ignored. (Presets and a study's shared overrides set such keys for every run on purpose: not checked.)"""
+    from . import METHODS  # the registry imports this module
+
+    method = lookup(METHODS, "method", config.method)  # unknown names: the registry's one-line error
+    reads = method.config_keys | lookup(DECODERS, "decoder", config.decoder).config_keys | set().union(
+        *(lookup(SAMPLERS, "sampler", name).config_keys for name in config.sampler_names() or method.default_samplers))
+    owners = {**{name: m.config_keys for name, m in METHODS.items()},
+              **{f"decoder={name}": d.config_keys for name, d in DECODERS.items()},
+              **{f"sampler {name}": s.config_keys for name, s in SAMPLERS.items()}}
+    for key in sorted(set(chosen) & set().union(*owners.values()) - reads):
+        users = ", ".join(owner for owner, keys in owners.items() if key in keys)
+        raise IsogenError(f"{key} does not apply to {config.method} with decoder={config.decoder} and samplers "
+                          f"{config.samplers or ', '.join(method.default_samplers)}: only {users} read it; drop it")

@@ -10,6 +10,8 @@ from .base import Contrastive, LossWeights
 class InfoNCE(Contrastive):
     """NT-Xent only: uniformity comes from the negatives alone."""
 
+    config_keys = Contrastive.config_keys | {"temperature"}
+
     def embedding_terms(self, h, noise):
         return {"infonce": info_nce(h, self.config.temperature, self.world)}
 
@@ -18,6 +20,8 @@ class SIGRegSphere(InfoNCE):
     """The main model: InfoNCE + lambda * SIGReg on normalised embeddings (target N(0,1) or exact Omega_D)."""
 
     shared_noise = frozenset({"slices"})
+    config_keys = InfoNCE.config_keys | {"sigreg_weight", "sigreg_slices", "sigreg_target", "sigreg_knots",
+                                         "sigreg_t_max", "sigreg_views"}
 
     def __init__(self, config):
         super().__init__(config)
@@ -45,6 +49,7 @@ class SIGRegGauss(SIGRegSphere):
     InfoNCE still compares directions. `sigreg_target` does not apply."""
 
     geometry = EUCLIDEAN
+    config_keys = SIGRegSphere.config_keys - {"sigreg_target"}
 
     def sigreg_target(self):
         return "gauss"
@@ -64,6 +69,8 @@ class InfoNCEUniform(InfoNCE):
     """InfoNCE + lambda * L_unif(t): uniformity *added to* InfoNCE as SIGReg is, the like-for-like arm for
     SIGReg (align-uniform *replaces* InfoNCE by alignment + uniformity)."""
 
+    config_keys = InfoNCE.config_keys | {"uniformity_t", "uniformity_weight"}
+
     def __init__(self, config):
         super().__init__(config)
         self.weights = LossWeights(uniform=config.uniformity_weight)
@@ -75,6 +82,8 @@ class InfoNCEUniform(InfoNCE):
 
 class AlignUniform(Contrastive):
     """Wang & Isola (2020): L = L_align(alpha) + L_unif(t), the uniformity averaged over both views."""
+
+    config_keys = Contrastive.config_keys | {"uniformity_t", "alignment_alpha"}
 
     def embedding_terms(self, h, noise):
         c = self.config

@@ -27,6 +27,7 @@ from ..losses import reconstruction_bce
 
 class Decoder(nn.Module):
     stochastic: ClassVar[bool] = False  # does generate() draw, so that two calls can differ?
+    config_keys: ClassVar[frozenset[str]] = frozenset()  # the settings it reads beyond its width
 
     @classmethod
     def from_config(cls, config: Config) -> Decoder:

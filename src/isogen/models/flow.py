@@ -91,6 +91,7 @@ class UNet(nn.Module):
 
 class FlowDecoder(Decoder):
     stochastic = True
+    config_keys = frozenset({"flow_steps", "flow_solver", "flow_guidance", "flow_drop_prob", "ema_decay"})
 
     def __init__(self, embed_dim: int, width: int = 32, steps: int = 20, solver: str = "midpoint",
                  guidance: float = 1.0, drop_prob: float = 0.1, ema_decay: float = 0.999):

@@ -26,6 +26,7 @@ from ..geometry import Geometry
 class Sampler(nn.Module):
     geometries: ClassVar[tuple[str, ...]] = ("sphere", "euclidean")  # latent spaces it applies to
     needs_fit: ClassVar[bool] = True  # False for a fixed prior
+    config_keys: ClassVar[frozenset[str]] = frozenset()  # the settings it reads (isogen.methods.base.check_keys)
 
     def __init__(self, geometry: Geometry, config: Config):
         super().__init__()

@@ -6,6 +6,7 @@ from .base import Sampler
 
 
 class GaussianMixture(Sampler):
+    config_keys = frozenset({"gmm_components"})
     """A full-covariance GMM fitted to the codes (RAE's ex-post density estimate), re-normalised on the
     sphere. EM is scikit-learn's, seeded with config.seed, run to convergence (at most 200 iterations): it
     takes no step budget."""

@@ -62,6 +62,8 @@ class ResidualMLP(nn.Module):
 
 
 class LearnedFlow(Sampler):
+    config_keys = frozenset({"code_flow_width", "code_flow_depth", "sampler_fit_steps", "flow_steps", "flow_solver"})
+
     def __init__(self, geometry, config):
         super().__init__(geometry, config)
         with seeded(0):  # placeholder weights (fit re-draws them), without touching the global RNG
