@@ -1,8 +1,13 @@
 """The registry: a study is a list of these names. Adding a method = one class + one line here."""
+from collections.abc import Iterable
+
 from ..config import Config
+from ..errors import IsogenError
+from ..models import DECODERS
 from ..registry import lookup
+from ..samplers import SAMPLERS
 from .autoencoders import VAE, BetaVAE, EccentricAE, HypersphericalVAE, PlainAE, SphereAE
-from .base import Autoencoder, Contrastive, Method, check_keys
+from .base import Autoencoder, Contrastive, Method
 from .contrastive import AlignUniform, InfoNCE, InfoNCEUniform, SIGRegGauss, SIGRegSphere
 
 METHODS: dict[str, type[Method]] = {
@@ -22,6 +27,22 @@ METHODS: dict[str, type[Method]] = {
 
 def make_method(config: Config) -> Method:
     return lookup(METHODS, "method", config.method)(config)
+
+
+def check_keys(config: Config, chosen: Iterable[str]) -> None:
+    """The settings a user chose (key=value, a study entry's overrides) that only some methods, decoders or
+    samplers read must be read by this run's: otherwise an error naming those that do, not a setting silently
+    ignored. (Presets and a study's shared overrides set such keys for every run on purpose: not checked.)"""
+    method = lookup(METHODS, "method", config.method)  # unknown names: the registry's one-line error
+    reads = method.config_keys | lookup(DECODERS, "decoder", config.decoder).config_keys | set().union(
+        *(lookup(SAMPLERS, "sampler", name).config_keys for name in config.sampler_names() or method.default_samplers))
+    owners = {**{name: m.config_keys for name, m in METHODS.items()},
+              **{f"decoder={name}": d.config_keys for name, d in DECODERS.items()},
+              **{f"sampler {name}": s.config_keys for name, s in SAMPLERS.items()}}
+    for key in sorted(set(chosen) & set().union(*owners.values()) - reads):
+        users = ", ".join(owner for owner, keys in owners.items() if key in keys)
+        raise IsogenError(f"{key} does not apply to {config.method} with decoder={config.decoder} and samplers "
+                          f"{config.samplers or ', '.join(method.default_samplers)}: only {users} read it; drop it")
 
 
 __all__ = ["METHODS", "Autoencoder", "Contrastive", "Method", "check_keys", "make_method"]

@@ -8,7 +8,6 @@ in place between epochs.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import ClassVar
 
 import torch
@@ -20,8 +19,7 @@ from ..errors import IsogenError
 from ..geometry import EUCLIDEAN, SPHERE, Geometry
 from ..losses import LOCAL, Batch
 from ..models import DECODERS, LatentModel, build_model
-from ..registry import lookup
-from ..samplers import SAMPLERS, Sampler, build_samplers
+from ..samplers import Sampler, build_samplers
 
 Noise = dict[str, torch.Tensor]
 
@@ -152,20 +150,3 @@ class Autoencoder(Method):
         z, terms = self.regularize(model.features(x), noise)
         return terms | model.decoder.loss(z, x, noise)
 
-
-def check_keys(config: Config, chosen: Iterable[str]) -> None:
-    """The settings a user chose (key=value, a study entry's overrides) that only some methods, decoders or
-    samplers read must be read by this run's: otherwise an error naming those that do, not a setting silently
-    ignored. (Presets and a study's shared overrides set such keys for every run on purpose: not checked.)"""
-    from . import METHODS  # the registry imports this module
-
-    method = lookup(METHODS, "method", config.method)  # unknown names: the registry's one-line error
-    reads = method.config_keys | lookup(DECODERS, "decoder", config.decoder).config_keys | set().union(
-        *(lookup(SAMPLERS, "sampler", name).config_keys for name in config.sampler_names() or method.default_samplers))
-    owners = {**{name: m.config_keys for name, m in METHODS.items()},
-              **{f"decoder={name}": d.config_keys for name, d in DECODERS.items()},
-              **{f"sampler {name}": s.config_keys for name, s in SAMPLERS.items()}}
-    for key in sorted(set(chosen) & set().union(*owners.values()) - reads):
-        users = ", ".join(owner for owner, keys in owners.items() if key in keys)
-        raise IsogenError(f"{key} does not apply to {config.method} with decoder={config.decoder} and samplers "
-                          f"{config.samplers or ', '.join(method.default_samplers)}: only {users} read it; drop it")
