@@ -1,0 +1,126 @@
+"""The convergence probe's answer: at which budget do the answers stop moving?
+
+    PYTHONPATH=src python bench/probe_report.py [results/study-probe]   -> OUT/report/probe.md, probe.png
+
+Reads the finished runs of `isogen study study-probe` (committed small files suffice) and, for each budget
+(encoder epochs E, then decoder-only epochs on the 8-epoch encoders), every primary endpoint the probe's
+methods answer (isogen.catalog.ENDPOINTS: the per-seed difference A - B). The rule, stated before the numbers:
+the budget is the smallest E whose every endpoint moves over the next doubling by less than the half-width of
+its 95% seed interval at E (the interval needs seeds at E; a budget with one seed is marked "1 seed"). The
+curves show each method's raw metrics against the budget.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from isogen.catalog import ENDPOINTS, PROBE_DECODER_EPOCHS, PROBE_DECODER_ON, PROBE_EPOCHS, PROBE_METHODS  # noqa: E402
+from isogen.figures import save_figure  # noqa: E402
+from isogen.files import read_json, write_text  # noqa: E402
+from isogen.metrics.schema import COLUMNS, value  # noqa: E402
+from isogen.statistics import paired_difference  # noqa: E402
+
+CURVES = ("mse", "cfid_prior", "confident", "confident_oracle", "ep_n", "probe")
+
+
+def runs(out: Path) -> dict[tuple[str, str, int], dict[int, dict]]:
+    """(method, budget kind, budget) -> {seed: metrics} for every finished probe run."""
+    found: dict = {}
+    for folder in sorted((out / "runs").glob("*/metrics.json")):
+        run = folder.parent
+        config = read_json(run / "config.json")
+        method, seed = config["method"], config["seed"]
+        if config["encoder_from"]:
+            key = (method, "decoder", config["decoder_epochs"])
+        elif f"-e{config['epochs']}-" in run.name:
+            key = (method, "encoder", config["epochs"])
+            if config["epochs"] == PROBE_DECODER_ON:  # the 8-epoch encoder's own decoder stage is a decoder point
+                found.setdefault((method, "decoder", config["decoder_epochs"]), {})[seed] = read_json(folder)
+        else:
+            continue
+        found.setdefault(key, {})[seed] = read_json(folder)
+    return found
+
+
+def endpoint_rows(found: dict, kind: str, budgets: tuple[int, ...]) -> list[list[str]]:
+    rows = []
+    for question, key, a, b in ENDPOINTS:
+        if a not in PROBE_METHODS or b not in PROBE_METHODS:
+            continue
+        column = COLUMNS[key]
+        series = []
+        for budget in budgets:
+            per_seed = [{s: value(m, column.path) for s, m in found.get((arm, kind, budget), {}).items()}
+                        for arm in (a, b)]
+            shared = sorted(set(per_seed[0]) & set(per_seed[1]))
+            diffs = [per_seed[0][s] - per_seed[1][s] for s in shared]
+            interval = paired_difference(*per_seed) if len(shared) >= 2 else None
+            series.append((budget, diffs, interval))
+        for (budget, diffs, interval), (_, later, _) in zip(series, series[1:] + [(None, [], None)], strict=True):
+            if not diffs:
+                continue
+            mean = float(np.mean(diffs))
+            moved = float(np.mean(later)) - mean if later else None
+            half = (interval.high - interval.low) / 2 if interval else None
+            verdict = ("—" if moved is None else "1 seed" if half is None
+                       else "stable" if abs(moved) <= half else "moving")
+            rows.append([question, f"{column.title}: {a} − {b}", str(budget), str(len(diffs)),
+                         f"{mean:.{column.digits}f}" + (f" [{interval.low:.{column.digits}f}, "
+                                                       f"{interval.high:.{column.digits}f}]" if interval else ""),
+                         "—" if moved is None else f"{moved:+.{column.digits}f}", verdict])
+    return rows
+
+
+def curves(found: dict, path: Path) -> None:
+    fig, axes = plt.subplots(2, len(CURVES), figsize=(3.2 * len(CURVES), 6), dpi=100, squeeze=False)
+    for row, (kind, budgets) in enumerate((("encoder", PROBE_EPOCHS), ("decoder", PROBE_DECODER_EPOCHS))):
+        for ax, key in zip(axes[row], CURVES, strict=True):
+            for i, method in enumerate(PROBE_METHODS):
+                points = [(b, [value(m, COLUMNS[key].path) for m in found.get((method, kind, b), {}).values()])
+                          for b in budgets]
+                points = [(b, [v for v in vs if v is not None]) for b, vs in points]
+                points = [(b, vs) for b, vs in points if vs]
+                if points:
+                    xs = [b for b, _ in points]
+                    ax.errorbar(xs, [np.mean(vs) for _, vs in points], color=f"C{i}", marker="o", ms=3, lw=1,
+                                yerr=[np.std(vs, ddof=1) if len(vs) > 1 else 0 for _, vs in points],
+                                label=method if row == 0 and key == CURVES[0] else None)
+            ax.set_xscale("log", base=2)
+            ax.set_title(COLUMNS[key].title, fontsize=8)
+            ax.set_xlabel("encoder epochs" if kind == "encoder" else f"decoder epochs (on {PROBE_DECODER_ON}-epoch "
+                          "encoders)", fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.legend(fontsize=7, loc="upper center", ncol=len(PROBE_METHODS))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    save_figure(fig, path)
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/study-probe")
+    found = runs(out)
+    folder = out / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    curves(found, folder / "probe.png")
+    header = "| question | endpoint | budget | seeds | A − B [95% CI] | change to next doubling | verdict |\n" + \
+             "|---|---|---|---|---|---|---|\n"
+    text = ["# The convergence probe", "", __doc__.split("\n\n")[2].replace("\n", " "), ""]
+    for kind, budgets, title in (("encoder", PROBE_EPOCHS, "Encoder epochs (4 decoder-only epochs each)"),
+                                 ("decoder", PROBE_DECODER_EPOCHS, f"Decoder-only epochs on the "
+                                                                   f"{PROBE_DECODER_ON}-epoch encoders")):
+        rows = endpoint_rows(found, kind, budgets)
+        text += [f"## {title}", "", header + "".join("| " + " | ".join(r) + " |\n" for r in rows)]
+    runs_done = sum(len(seeds) for seeds in found.values())
+    text += ["![each method's metrics against the budget](probe.png)", "",
+             f"*{runs_done} evaluated (method, budget, seed) points; mean ± std over seeds where there are several.*"]
+    write_text(folder / "probe.md", "\n".join(text) + "\n")
+    print(folder / "probe.md")
+
+
+if __name__ == "__main__":
+    main()
