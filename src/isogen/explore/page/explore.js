@@ -44,9 +44,21 @@ const dot = (a, b) => a.reduce((s, v, i) => s + v * b[i], 0);
 const norm = (a) => Math.sqrt(dot(a, a));
 const scaled = (a, s) => a.map((v) => v * s);
 
-function onLatent(run, z) {  // the geometry's normalisation (isogen.geometry): unit sphere, or R^D as is
-  return run.geometry === "sphere" ? scaled(z, 1 / norm(z)) : z;
-}
+// Where codes live, as isogen.geometry says: the unit sphere, or R^D as is. Each run's `space` is one of these.
+const GEOMETRIES = {
+  sphere: {
+    symbol: "S", manifoldDim: (d) => d - 1, prior: "uniform on the sphere", backOn: " (back on the sphere)",
+    normalize: (z) => scaled(z, 1 / norm(z)),
+    slerpRadius: () => 1,  // slerp stays on the unit sphere
+    distance: (c, z) => -dot(c, z),  // nearest by cosine (unit codes)
+  },
+  euclidean: {
+    symbol: "R", manifoldDim: (d) => d, prior: "N(0, I)", backOn: "",
+    normalize: (z) => z,
+    slerpRadius: (t, na, nb) => (1 - t) * na + t * nb,  // the angle slerped, the norm interpolated
+    distance: (c, z) => norm(c.map((v, j) => v - z[j])),
+  },
+};
 
 function path(run, a, b, steps, mode) {  // isogen.geometry.interpolate for one pair: S codes, ends included
   const frames = [];
@@ -55,10 +67,10 @@ function path(run, a, b, steps, mode) {  // isogen.geometry.interpolate for one 
   for (let s = 0; s < steps; s++) {
     const t = s / (steps - 1);
     if (mode === "lerp") {
-      frames.push(onLatent(run, a.map((v, i) => (1 - t) * v + t * b[i])));
+      frames.push(run.space.normalize(a.map((v, i) => (1 - t) * v + t * b[i])));
     } else {
       const arc = ua.map((v, i) => (Math.sin((1 - t) * omega) * v + Math.sin(t * omega) * ub[i]) / Math.sin(omega));
-      frames.push(run.geometry === "sphere" ? arc : scaled(arc, (1 - t) * na + t * nb));
+      frames.push(scaled(arc, run.space.slerpRadius(t, na, nb)));
     }
   }
   return frames;
@@ -74,6 +86,7 @@ function stack(codes) {
 class Run {
   constructor(info, index) {
     Object.assign(this, info);
+    this.space = GEOMETRIES[info.geometry];
     this.index = index;
     this.codes = floatsOf(info.codes);
     this.map = floatsOf(info.map);
@@ -165,7 +178,7 @@ class Run {
   }
 
   prior(stream) {  // the method's prior: uniform on the sphere, or N(0, I)
-    return onLatent(this, stream.normals(this.dim));
+    return this.space.normalize(stream.normals(this.dim));
   }
 
   drawFrom(name, stream) {  // a code from one of the run's samplers: the prior drawn here, the others pre-drawn
@@ -179,7 +192,7 @@ class Run {
     const scores = [];
     for (let i = 0; i < this.points; i++) {
       const c = this.code(i);
-      scores.push([this.geometry === "sphere" ? -dot(c, z) : norm(c.map((v, j) => v - z[j])), i]);
+      scores.push([this.space.distance(c, z), i]);
     }
     return scores.sort((a, b) => a[0] - b[0]).slice(0, k).map((s) => s[1]);
   }

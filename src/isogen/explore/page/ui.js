@@ -54,8 +54,8 @@ const captionOfTest = (i) => `test image #${i} (${page.classes[page.labels[i]]})
 function column(run) {
   const box = element("article", { className: "run" });
   element("h2", { textContent: run.name }, box);
-  element("p", { className: "facts", textContent: `${run.method} · ${run.geometry === "sphere" ? "S" : "R"}` +
-    `^${run.geometry === "sphere" ? run.dim - 1 : run.dim} · ${run.encoder} encoder · ${run.decoder} decoder · ` +
+  element("p", { className: "facts", textContent: `${run.method} · ${run.space.symbol}` +
+    `^${run.space.manifoldDim(run.dim)} · ${run.encoder} encoder · ${run.decoder} decoder · ` +
     `map: ${run.map_kind === "pca" ? "PCA" : "t-SNE"}` }, box);
   const map = element("canvas", { className: "map", width: MAP_SIZE, height: MAP_SIZE }, box);
   const legend = element("div", { className: "legend" }, box);
@@ -69,7 +69,7 @@ function column(run) {
   const strip = element("canvas", { className: "strip", width: SIDE, height: SIDE, hidden: true }, box);
   const sliders = element("div", { className: "sliders" }, box);
   element("div", { className: "caption", textContent: "principal directions of the test codes around the current code" +
-    (run.geometry === "sphere" ? " (back on the sphere)" : "") }, sliders);
+    run.space.backOn }, sliders);
   const inputs = run.directions.map((_, k) => {
     const label = element("label", { textContent: `PC${k + 1} ` }, sliders);
     const input = element("input", { type: "range", min: -3, max: 3, step: 0.05, value: 0 }, label);
@@ -201,7 +201,7 @@ function moveAlongDirections(run) {  // base + sum_k alpha_k sigma_k u_k, renorm
   const alphas = inputs.map((input) => Number(input.value));
   let z = Float32Array.from(base.z);
   alphas.forEach((a, k) => { z = z.map((v, j) => v + a * run.spreads[k] * run.directions[k][j]); });
-  z = onLatent(run, z);
+  z = run.space.normalize(z);
   const moved = alphas.some((a) => a !== 0);
   run.view.here = run.place(z);
   drawMap(run);
@@ -340,7 +340,7 @@ function wireControls() {
         return;
       }
       setCurrent(run, draw.z, draw.source, name === "prior"
-        ? `a draw from the prior (${run.geometry === "sphere" ? "uniform on the sphere" : "N(0, I)"})`
+        ? `a draw from the prior (${run.space.prior})`
         : `draw ${draw.source.split(":")[1]} of the fitted ${name} sampler (${draw.count} drawn at export)`);
     });
   });
