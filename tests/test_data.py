@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from isogen import data as data_module
-from isogen.data import IDX_NAMES, TEST_CLASS_COUNTS, load_dataset, read_idx
+from isogen.data import DATASETS, IDX_NAMES, load_dataset, read_idx
 from isogen.errors import IsogenError
 
 
@@ -26,7 +26,7 @@ def write_idx_folder(folder, dataset, compress=False):
 def test_mnist_from_wheel_is_the_standard_split(mnist):
     assert mnist.train_images.shape == (60000, 28, 28) and mnist.train_images.dtype == torch.uint8
     assert mnist.test_images.shape == (10000, 28, 28)
-    assert torch.bincount(mnist.test_labels).tolist() == TEST_CLASS_COUNTS["mnist"]
+    assert tuple(torch.bincount(mnist.test_labels).tolist()) == DATASETS["mnist"].test_class_counts
     assert torch.bincount(mnist.train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert int(mnist.train_images.max()) == 255 and int(mnist.train_images.min()) == 0
     assert mnist.train_labels[:5].tolist() == [5, 0, 4, 1, 9]  # the original order
@@ -45,7 +45,8 @@ def test_data_dir_from_environment(tmp_path, mnist, monkeypatch):
     assert load_dataset("mnist").source == str(tmp_path)
 
 
-@pytest.mark.skipif(not data_module.FASHION_DEBIAN_DIR.exists(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(not data_module.DATASETS["fashion-mnist"].offline_folder.exists(),
+                    reason="dataset-fashion-mnist not installed")
 def test_fashion_mnist_from_debian():
     fashion = load_dataset("fashion-mnist")
     assert fashion.train_images.shape == (60000, 28, 28)

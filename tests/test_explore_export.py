@@ -111,7 +111,8 @@ def test_an_interrupted_export_keeps_the_previous_explorer(explorer, tmp_path, m
     assert (out / "data.js").read_bytes() != before and not (out / "models" / "1-velocity.js").exists()
 
 
-@pytest.mark.skipif(not data_module.FASHION_DEBIAN_DIR.exists(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(not data_module.DATASETS["fashion-mnist"].offline_folder.exists(),
+                    reason="dataset-fashion-mnist not installed")
 def test_fashion_runs_carry_their_class_names_and_do_not_mix_with_mnist(explorer, tmp_path, capsys):
     fashion = tmp_path / "fashion"
     assert main(["train", "--preset", "smoke", "--run-dir", str(fashion), "--no-progress", "epochs=1",

@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass, fields
 
 from .augment import AffineRanges
+from .data import DATASETS
 from .errors import IsogenError
 
 
@@ -187,7 +188,6 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-DATASETS = ("mnist", "fashion-mnist")
 # What a run built on another run's encoder (encoder_from) may set differently from that run: the decoder,
 # its training and sampling, the code samplers, and where and how the run is executed. Every other key
 # describes the encoder, and must be the source's.
@@ -226,11 +226,10 @@ PRESETS: dict[str, dict] = {
     # Seconds: for tests and for checking that a configuration runs end to end.
     "smoke": dict(epochs=2, train_subset=1024, batch_size=128, embed_dim=16, warmup_steps=4,
                   sigreg_slices=32, decoder_width=16),
-    # The same, with the flow-matching decoder and the learned code sampler trained for a few steps.
-    "smoke-flow": dict(epochs=2, train_subset=1024, batch_size=128, embed_dim=16, warmup_steps=4,
-                       sigreg_slices=32, decoder_width=16, decoder="flow", samplers="prior,learned",
-                       sampler_fit_steps=50, code_flow_width=32, flow_steps=2),
 }
+# The same, with the flow-matching decoder and the learned code sampler trained for a few steps.
+PRESETS["smoke-flow"] = PRESETS["smoke"] | dict(decoder="flow", samplers="prior,learned", sampler_fit_steps=50,
+                                                code_flow_width=32, flow_steps=2)
 
 
 def make_config(preset: str = "", overrides: dict[str, str] | None = None) -> Config:

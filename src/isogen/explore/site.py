@@ -25,7 +25,7 @@ import torch
 import isogen
 
 from ..config import Config
-from ..data import CLASS_NAMES, load_dataset
+from ..data import DATASETS, load_dataset
 from ..errors import IsogenError
 from ..runs import generator, load_run
 from .export import RunExport, b64, check_run_folder, export_run
@@ -81,7 +81,7 @@ def write_explorer(run_dirs: list[Path], out: Path, points: int = 2000, map_kind
         exports.append(export_run(run_dir, run, images, map_kind, seed))
         print(f"exported {run_dir}")
     data = {"runs": [e.info for e in exports], "images": b64(images.numpy()), "labels": b64(labels.numpy()),
-            "points": len(images), "seed": seed, "classes": CLASS_NAMES[configs[0].dataset]}
+            "points": len(images), "seed": seed, "classes": list(DATASETS[configs[0].dataset].class_names)}
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         for leftover in out.parent.glob(f".{out.name}.*"):  # builds of an export killed before its swap

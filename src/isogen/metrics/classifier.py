@@ -17,11 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..data import Dataset, as_float
+from ..data import DATASETS, Dataset, as_float
 from ..errors import IsogenError
 from ..files import cache_dir, save_torch
-
-MIN_ACCURACY = {"mnist": 0.99, "fashion-mnist": 0.90}
 
 
 @dataclass(frozen=True)
@@ -102,9 +100,10 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
             path.unlink(missing_ok=True)
     print(f"training the {data.name} classifier for classifier metrics (once; cached in {path})")
     model, accuracy = train_classifier(data, recipe, torch.device("cpu"))
-    if accuracy < MIN_ACCURACY[data.name]:
+    least = DATASETS[data.name].min_classifier_accuracy
+    if accuracy < least:
         raise IsogenError(f"the {data.name} classifier reached only {accuracy:.4f} test accuracy "
-                          f"(< {MIN_ACCURACY[data.name]}); classifier metrics would be unreliable")
+                          f"(< {least}); classifier metrics would be unreliable")
     save_torch(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "accuracy": accuracy,
                       "recipe": asdict(recipe)})
     return model.to(device).eval(), accuracy
