@@ -1,4 +1,3 @@
-import dataclasses
 
 import pytest
 
@@ -7,11 +6,12 @@ from isogen.errors import IsogenError
 
 
 def test_presets_are_valid_diffs_over_the_defaults():
-    fields = {f.name for f in dataclasses.fields(Config)}
+    defaults = Config().to_dict()
     for name, diff in PRESETS.items():
-        assert set(diff) <= fields
-        config = make_config(name)
-        assert all(getattr(config, k) == v for k, v in diff.items())
+        assert set(diff) <= set(defaults), name
+        assert all(defaults[k] != v for k, v in diff.items()), name  # a diff that restates a default is stale
+        changed = {k for k, v in make_config(name).to_dict().items() if v != defaults[k]}
+        assert changed == set(diff), name  # the preset changes exactly what it names
 
 
 def test_overrides_are_typed_and_strict():

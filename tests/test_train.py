@@ -41,14 +41,14 @@ def test_cpu_runs_repeat_bitwise_and_resume_matches_an_unbroken_run(tmp_path, mn
 
     calls = []
 
-    def die_after_first_epoch(path, records):
+    def die_after_the_second_checkpoint(path, records):  # the log follows the checkpoint of each epoch
         calls.append(path)
         if len(calls) == 2:
             raise KeyboardInterrupt  # as if killed between epochs 2 and 3
         write_jsonl(path, records)
 
     write_jsonl = train_module.write_jsonl
-    monkeypatch.setattr(train_module, "write_jsonl", die_after_first_epoch)
+    monkeypatch.setattr(train_module, "write_jsonl", die_after_the_second_checkpoint)
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "broken", progress=False, data=mnist, pictures=False)
     monkeypatch.setattr(train_module, "write_jsonl", write_jsonl)

@@ -222,7 +222,7 @@ PRESETS: dict[str, dict] = {
                   sigreg_slices=128, lr=3e-3, decoder_width=48),
     # The real experiment for one GPU.
     # Checkpoints every 10 epochs: a run takes seconds on a GPU, so a kill costs little and writes stay rare.
-    "full": dict(epochs=40, batch_size=512, embed_dim=64, sigreg_slices=512, warmup_steps=200, checkpoint_every=10),
+    "full": dict(epochs=40, sigreg_slices=512, warmup_steps=200, checkpoint_every=10),
     # Seconds: for tests and for checking that a configuration runs end to end.
     "smoke": dict(epochs=2, train_subset=1024, batch_size=128, embed_dim=16, warmup_steps=4,
                   sigreg_slices=32, decoder_width=16),
