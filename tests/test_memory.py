@@ -30,3 +30,16 @@ def test_a_run_that_cannot_fit_is_refused_naming_its_settings(monkeypatch):
                                           r"\(randomness 2\d\.\d\d GiB, model \+ optimiser"):
         memory.check_fits(config, 60000, torch.device("cpu"))
     assert memory.check_fits(make_config("full"), 60000, torch.device("cpu"))["activations"] > 0
+
+
+def test_the_estimate_counts_sigregs_tables_and_infonces_logits():
+    """Intermediates of functional ops count, not only layer outputs: SIGReg's cos and sin of t u over (2N, M, K)
+    and InfoNCE's (2N, 2N) logits."""
+    config = make_config("smoke", {"batch_size": "256", "sigreg_slices": "512", "train_subset": "1024"})
+    tables = 2 * 256 * 512 * config.sigreg_knots * 4  # one float32 (2N, M, K) table
+    logits = (2 * 256) ** 2 * 4
+    parts = memory.estimate_bytes(config, 1024)
+    fewer = memory.estimate_bytes(make_config("smoke", {"batch_size": "256", "sigreg_slices": "32",
+                                                        "train_subset": "1024"}), 1024)
+    assert parts["activations"] - fewer["activations"] >= 2 * tables * (1 - 32 / 512)  # cos and sin, at least
+    assert fewer["activations"] > logits

@@ -89,3 +89,19 @@ def test_gmm_sampler_reproduces_separated_clusters():
     shares = torch.bincount(nearest, minlength=3).float() / 6000
     assert torch.allclose(shares, torch.full((3,), 1 / 3), atol=0.03)
     assert torch.cdist(z, centres).min(1).values.mean() < 0.7
+
+
+def test_the_learned_samplers_seeding_leaves_cudas_generators_alone(monkeypatch):
+    """torch.manual_seed reseeds every CUDA generator too (lazily, even on a CPU machine): a sampler must not."""
+    from isogen.config import make_config
+    from isogen.geometry import SPHERE
+    from isogen.samplers.learned import LearnedFlow
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(seed))
+    state = torch.random.get_rng_state()
+    sampler = LearnedFlow(SPHERE, make_config("smoke", {"code_flow_width": "16"}))
+    sampler.fit(SPHERE.prior(64, 16, torch.Generator().manual_seed(0), torch.float32), "cpu",
+                torch.Generator().manual_seed(1), 3)
+    assert calls == [] and torch.equal(torch.random.get_rng_state(), state)  # nor the CPU's global stream
