@@ -2,6 +2,7 @@
 
     study-probe        where do the answers stop moving? Encoder epochs doubling for five methods, then
                        decoder epochs doubling on one encoder budget (bench/probe_report.py applies the rule)
+    study-gap          what SIGReg needs for uniform points to decode like real codes, and the Sphere Encoder
     study-cpu          Q1-Q5 on MNIST at the probe's budget, on two CPU cores
     study-cpu-fashion  its core arms on Fashion-MNIST
 
@@ -142,7 +143,33 @@ def study_cpu_fashion() -> StudySpec:
                      seeds=CORE_SEEDS, eval=EvalOptions(maps=False))
 
 
-STUDIES = {"study-probe": probe, "study-cpu": study_cpu, "study-cpu-fashion": study_cpu_fashion}
+def gap() -> StudySpec:
+    """What does SIGReg need for a uniform point to decode like a real code? sigreg-sphere at the probe's budget
+    (seed 0), one change at a time from the default: lambda from 0.3 to 10; at lambda = 1 the exact target, per-view
+    statistics, 1024 slices, batch 512, tau = 0.5, twice the epochs, SIGReg before normalisation (sigreg-gauss);
+    and the Sphere Encoder beside them, also without the common decoder-only stage (which trains its decoder on
+    clean codes alone) at the same total epochs. Each with the prior, a matched Gaussian, a GMM and the learned
+    code flow, so the gap a density model closes is in view. (The encode-decode refinement is a sampling option:
+    bench/refine.py measures it on these runs.)"""
+    samplers = {"samplers": ALL_SAMPLERS + ",learned"}
+    strong = {**samplers, "sigreg_weight": 1.0}
+    entries = [Entry("sigreg-sphere", "sigreg-sphere", samplers, grid={"sigreg_weight": [0.3, 3.0, 10.0]}),
+               Entry("exact", "sigreg-sphere", {**strong, "sigreg_target": "sphere"}),
+               Entry("per-view", "sigreg-sphere", {**strong, "sigreg_views": "separate"}),
+               Entry("slices-1024", "sigreg-sphere", {**strong, "sigreg_slices": 1024}),
+               Entry("batch-512", "sigreg-sphere", {**strong, "batch_size": 512}),
+               Entry("tau-0.5", "sigreg-sphere", {**strong, "temperature": 0.5}),
+               Entry("twice-longer", "sigreg-sphere", {**strong, "epochs": 2 * BUDGET["epochs"]}),
+               Entry("lambda-1", "sigreg-sphere", strong),
+               Entry("sigreg-gauss", "sigreg-gauss", strong),
+               Entry("sphere-ae", "sphere-ae", samplers),
+               Entry("sphere-ae-own-decoder", "sphere-ae", {**samplers, "decoder_epochs": 0,
+                                                            "epochs": BUDGET["epochs"] + BUDGET["decoder_epochs"]})]
+    return StudySpec(name="study-gap", preset="", overrides={**CPU, **BUDGET}, entries=entries, dims=[64], seeds=[0],
+                     eval=EvalOptions(maps=False))
+
+
+STUDIES = {"study-probe": probe, "study-gap": gap, "study-cpu": study_cpu, "study-cpu-fashion": study_cpu_fashion}
 
 
 def load_spec(name_or_path: str) -> StudySpec:
