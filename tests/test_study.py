@@ -45,7 +45,7 @@ def test_presets_validate_and_plan_their_runs():
 
 def test_tiny_study_runs_skips_and_reports(tmp_path):
     spec = tiny()
-    assert [r.name for r in spec.runs()] == ["sigreg-sphere-d8-s0", "vae-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0"]
+    assert [r.name for r in spec.runs()] == ["sigreg-sphere-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0", "vae-d8-s0"]
     assert run_study(spec, tmp_path, progress=False) == {}
     report = write_report(spec, tmp_path)
     text = (report / "report.md").read_text()
