@@ -68,7 +68,7 @@ if [ "$dry" = 1 ]; then
 import json, sys
 spec = {"name": "gpu-check-dry", "preset": "smoke", "overrides": {"epochs": 1, "train_subset": 256},
         "entries": [{"label": "sigreg-sphere", "method": "sigreg-sphere"}], "dims": [8],
-        "eval": {"kid_samples": 0, "samples": 50, "pairs": 10, "null_draws": 5, "probe_train": 200,
+        "eval": {"kid_samples": 0, "samples": 50, "pairs": 10, "null_draws": 5, "probe_train": 200, "views": 200,
                  "prdc_samples": 50, "reconstructions": 100, "maps": False}}
 json.dump(spec, open(sys.argv[1], "w"))
 PY

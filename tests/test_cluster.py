@@ -10,7 +10,8 @@ SPEC = {"name": "tiny", "preset": "smoke", "overrides": {"epochs": 1, "train_sub
         "entries": [{"label": "sigreg-sphere", "method": "sigreg-sphere"},
                     {"label": "too-big", "method": "vae", "overrides": {"batch_size": 1024}}],
         "dims": [8], "seeds": [0],
-        "eval": {"kid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500, "maps": False}}
+        "eval": {"kid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500, "views": 500,
+                 "reconstructions": 500, "maps": False}}
 
 
 def test_a_study_through_submitits_local_executor(tmp_path, capsys):

@@ -16,7 +16,8 @@ from isogen.study import StudySpec
 from isogen.train import train
 
 TIMING = {"seconds", "images_per_s"}
-TINY_EVAL = {"kid_samples": 0, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300, "prdc_samples": 100,
+TINY_EVAL = {"kid_samples": 0, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300, "views": 500,
+             "reconstructions": 500, "prdc_samples": 100,
              "maps": False}
 
 

@@ -13,7 +13,8 @@ from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
 from isogen.study import StudySpec
 
-TINY_EVAL = {"kid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500, "maps": False}
+TINY_EVAL = {"kid_samples": 0, "samples": 200, "pairs": 20, "null_draws": 5, "probe_train": 500, "views": 500,
+             "reconstructions": 500, "maps": False}
 COMMITTED = {"config.json", "environment.json", "log.jsonl", "metrics.json"}  # and every picture
 
 

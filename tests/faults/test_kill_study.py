@@ -18,6 +18,7 @@ SPEC = {"name": "kill", "preset": "smoke", "overrides": {"epochs": 8, "train_sub
         "entries": [{"label": "sigreg", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
         "dims": [8],
         "eval": {"kid_samples": 0, "maps": False, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300,
+                 "views": 500, "reconstructions": 500,
                  "prdc_samples": 100}}
 RUNS = ["sigreg-d8-s0", "vae-d8-s0"]
 WALL_CLOCK = {"seconds", "images_per_s", "environment"}

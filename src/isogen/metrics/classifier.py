@@ -45,6 +45,7 @@ class DigitClassifier(nn.Module):
             nn.Flatten(), nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU(),
         )
         self.head = nn.Linear(feature_dim, 10)
+        self.key = ""  # data set and recipe hash, set when loaded: names its cached reference features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
@@ -89,12 +90,14 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
                     recipe: ClassifierRecipe = ClassifierRecipe()) -> tuple[DigitClassifier, float]:
     """The cached classifier for `data`, trained (about two minutes on 2 CPU cores) if missing."""
     device = torch.device(device)
-    path = cache_dir() / f"classifier-{data.name}-{recipe.key(data.name)}.pt"
+    key = f"{data.name}-{recipe.key(data.name)}"
+    path = cache_dir() / f"classifier-{key}.pt"
     if path.exists():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
             model = DigitClassifier(recipe.feature_dim)
             model.load_state_dict(saved["model"])
+            model.key = key
             return model.to(device).eval(), float(saved["accuracy"])
         except Exception:  # a damaged cache entry is retrained, never trusted
             path.unlink(missing_ok=True)
@@ -106,4 +109,5 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
                           f"(< {least}); classifier metrics would be unreliable")
     save_torch(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "accuracy": accuracy,
                       "recipe": asdict(recipe)})
+    model.key = key
     return model.to(device).eval(), accuracy

@@ -55,6 +55,7 @@ class EvalOptions:
     pairs: int = option(1000, "interpolation pairs", 10)
     steps: int = option(9, "frames per path, ends included", 3)
     probe_train: int = option(10000, "training codes for the linear and k-NN probes", 10)
+    views: int = option(10000, "test images whose two augmented views measure alignment", 2)
     prdc_samples: int = option(5000, "images for precision / recall / density / coverage", 10)
     nearest_samples: int = option(2000, "codes whose distance to the nearest training code is measured", 1)
     null_draws: int = option(200, "Monte-Carlo draws for the EP p-value", 1)
@@ -93,8 +94,8 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
     train_codes, test_codes = codes["train"], codes["test"]  # (n_train, D), (10000, D)
 
     say("isotropy ...")
-    views = [augmented_codes(model, data.test_images, config, generator(device, options.seed, "views", v))
-             for v in (0, 1)]
+    views = [augmented_codes(model, data.test_images[:options.views], config,
+                             generator(device, options.seed, "views", v)) for v in (0, 1)]
     metrics: dict = {"isotropy": isotropy_metrics(test_codes.cpu(), *views, rng, null_draws=options.null_draws)}
 
     say("representation ...")

@@ -21,6 +21,7 @@ from .kid import kid
 from .prdc import prdc
 
 CONFIDENT = 0.9  # a classifier probability above this counts as a confident reading
+FLOORS: dict[tuple, dict] = {}  # floor() by (data set and classifier, KID n, FID n, Inception's device)
 
 
 class SampleJudge:
@@ -28,9 +29,16 @@ class SampleJudge:
                  fid_n: int, prdc_samples: int, progress: bool = False):
         self.data, self.classifier, self.inception = data, classifier, inception
         self.kid_n, self.fid_n, self.prdc_samples, self.progress = kid_n, fid_n, prdc_samples, progress
-        self.test_features, _ = classifier.features_and_probs(as_float(data.test_images))
+        self.test_features = self.classifier_reference("test", data.test_images)
         self.inception_n = max(kid_n, fid_n) if inception else 0
         self.test_inception = self.reference("test", data.test_images) if self.inception_n else None
+
+    def classifier_reference(self, split: str, images: torch.Tensor) -> np.ndarray:
+        """The classifier's features of a fixed split (the test set; the floor's first 10k training images),
+        cached exactly (float64) per data set and classifier: every evaluation compares with the same."""
+        device = next(self.classifier.parameters()).device.type
+        return cached_features(f"classifier-{self.classifier.key}-{split}-n{len(images)}-{device}",
+                               lambda: self.classifier.features_and_probs(as_float(images))[0], np.float64)
 
     def reference(self, split: str, images: torch.Tensor) -> np.ndarray:
         """Inception features of the first `inception_n` images of a fixed split, cached per data set and n."""
@@ -67,10 +75,16 @@ class SampleJudge:
         return out
 
     def floor(self) -> dict:
-        """The best a generator can hope for: real training images against the test set, at the same n."""
-        train_images = as_float(self.data.train_images[:len(self.data.test_images)])
-        train_feats, _ = self.classifier.features_and_probs(train_images)
-        out = {"classifier_fid": frechet_between(train_feats, self.test_features), "n": len(train_images),
+        """The best a generator can hope for: real training images against the test set, at the same n.
+        The same for every run of a data set: computed once per process."""
+        key = (self.classifier.key, self.kid_n, self.fid_n, self.inception_n and self.inception.device.type)
+        if key not in FLOORS:
+            FLOORS[key] = self.compute_floor()
+        return dict(FLOORS[key])
+
+    def compute_floor(self) -> dict:
+        train_feats = self.classifier_reference("train", self.data.train_images[:len(self.data.test_images)])
+        out = {"classifier_fid": frechet_between(train_feats, self.test_features), "n": len(train_feats),
                **{f"classifier_{k}": v for k, v in kid(train_feats, self.test_features).items()}}
         if self.inception_n:
             out |= self.inception_scores(self.reference("train", self.data.train_images))

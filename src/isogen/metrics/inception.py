@@ -65,8 +65,9 @@ class InceptionFeatures:
         return np.concatenate(out)
 
 
-def cached_features(name: str, features: Callable[[], np.ndarray]) -> np.ndarray:
-    """features() of a fixed reference set, cached as <cache>/<name>.npy in float32 (KID and FID both read it)."""
+def cached_features(name: str, features: Callable[[], np.ndarray], dtype: type = np.float32) -> np.ndarray:
+    """features() of a fixed reference set, cached as <cache>/<name>.npy in `dtype` (float32: Inception's 2048
+    columns at n = 10k; KID and FID both read it)."""
     path = cache_dir() / f"{name}.npy"
     if path.exists():
         try:
@@ -75,6 +76,6 @@ def cached_features(name: str, features: Callable[[], np.ndarray]) -> np.ndarray
             pass
     values = features()
     buffer = io.BytesIO()
-    np.save(buffer, values.astype(np.float32))
+    np.save(buffer, values.astype(dtype))
     write_bytes(path, buffer.getvalue())
     return values
