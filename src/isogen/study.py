@@ -7,7 +7,8 @@ entry's knob grid, and the runs that reuse another entry's encoders; planned her
               decoder's keys may differ), so two decoders of one encoder are a paired comparison and the
               encoder trains once; `literature`: its first seed's run at that D gets Inception FID at
               n = literature_fid,
-              to stand beside published numbers (at the D it names).
+              to stand beside published numbers (at the D it names); `eval`: its runs' evaluation options
+              over the study's (a flow decoder's runs sample fewer images: it costs an ODE per image).
     RunPlan   one run: its folder name, entry, D, seed, the grid point it varies (if any), its config
               overrides, the run whose encoder it decodes (if any), its evaluation options.
 
@@ -38,6 +39,7 @@ class Entry:
     grid: dict[str, list[Scalar]] = field(default_factory=dict)  # key -> values, at the first D and seed
     encoder: str = ""  # the entry whose encoders its runs decode ("" = its own)
     literature: int = 0  # a D compared with published numbers: Inception FID on its first seed's run there
+    eval: dict[str, int | bool] = field(default_factory=dict)  # evaluation options of its runs, over the study's
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ class StudySpec:
     def _run(self, entry: Entry, dim: int, seed: int, varied: tuple[str, Scalar] | None) -> RunPlan:
         suffix = f"-{varied[0]}{varied[1]}" if varied else ""
         fid = self.literature_fid if dim == entry.literature and seed == (entry.seeds or self.seeds)[0] else 0
-        options = dataclasses.replace(self.eval, fid_samples=fid) if fid else self.eval
+        options = dataclasses.replace(self.eval, **entry.eval, **({"fid_samples": fid} if fid else {}))
         return RunPlan(f"{entry.label}{suffix}-d{dim}-s{seed}", entry.label, dim, seed, varied,
                        self.config_overrides(entry, dim, seed, varied),
                        f"{entry.encoder}-d{dim}-s{seed}" if entry.encoder else "", options)
@@ -159,7 +161,8 @@ def is_entry(value: object) -> bool:
             and is_scalar_map(value.get("overrides", {})) and is_value_lists(value.get("grid", {}))
             and all(is_int_list(value[k]) or value[k] == [] for k in ("dims", "seeds", "seeds_other_dims")
                     if k in value)
-            and isinstance(value.get("encoder", ""), str) and isinstance(value.get("literature", 0), int))
+            and isinstance(value.get("encoder", ""), str) and isinstance(value.get("literature", 0), int)
+            and is_eval_options(value.get("eval", {})))
 
 
 def is_scalar_map(value: object) -> bool:
