@@ -12,6 +12,7 @@ OTHER_EVAL_S a run, measured on the 2-core CPU (a guess elsewhere).
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import torch
@@ -110,6 +111,17 @@ def seconds_per_inception_image(device: torch.device, images: torch.Tensor) -> f
     return (time.perf_counter() - started) / 32
 
 
+def machine_busy(device: torch.device) -> str:
+    """On a CPU, a one-line note when other processes already use its cores (the 1-minute load average)."""
+    try:
+        load = float(open("/proc/loadavg").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return ""
+    cores = os.cpu_count() or 1
+    return f"the machine is busy (load {load:.1f} on {cores} cores)" if device.type == "cpu" and load > 0.5 * cores \
+        else ""
+
+
 def evaluation_images(job: Job) -> tuple[int, int]:
     """(Inception images, decoded images) of one run's evaluation (the reference statistics are cached):
     the first kid_samplers samplers at max(KID, FID) n; decoded: each sampler's and the oracle's samples, the
@@ -125,6 +137,9 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device
              f"({environment(device)['device_name']})"]
     if not jobs:
         return "\n".join(lines)
+    if busy := machine_busy(device):
+        lines.append(f"  warning: {busy}; steps timed now are slower than the study's will be (the cache keeps "
+                     f"them: delete {cache_dir() / 'plan-times.json'} to time again)")
     timings, data = Timings(device), dataset_for(jobs[0].config, {})
     images = data.train_images.to(device)
     train_s, eval_s, inception_images = 0.0, 0.0, 0
