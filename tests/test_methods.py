@@ -174,6 +174,7 @@ def test_every_method_specific_key_is_read_by_someone_and_the_checks_name_who():
                         *(s.config_keys for s in SAMPLERS.values()))
     assert owned <= keys  # no typo among the declarations
     check_keys(make_config("smoke", {"method": "beta-vae", "beta": "2"}), ["beta"])  # read: no error
-    check_keys(make_config("smoke", {"method": "vae", "samplers": "prior,learned", "flow_steps": "4"}), ["flow_steps"])
+    check_keys(make_config("smoke", {"method": "vae", "samplers": "prior,learned", "code_flow_steps": "4"}),
+               ["code_flow_steps"])
     with pytest.raises(IsogenError, match=r"sigreg_target does not apply to sigreg-gauss .* only sigreg-sphere read"):
         check_keys(make_config("smoke", {"method": "sigreg-gauss", "sigreg_target": "sphere"}), ["sigreg_target"])

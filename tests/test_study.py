@@ -66,6 +66,9 @@ def test_tiny_study_runs_skips_and_reports(tmp_path):
     run_study(spec, tmp_path, progress=False)
     assert before == {n: (tmp_path / "runs" / n / "checkpoint.pt").stat().st_mtime_ns for n in names}
     assert json.loads((tmp_path / "runs" / "vae-d8-s0" / "metrics.json").read_text())["generation"]
+    # a setting no run of it reads (a flow decoder's steps, for deconv runs) does not make it another run
+    assert pending_jobs(tiny(overrides={"epochs": 1, "train_subset": 512, "decoder_epochs": 1, "flow_steps": 3}),
+                        tmp_path, "cpu") == []
     with pytest.raises(IsogenError, match=r"another config \(it differs in \['lr'\]\)"):
         run_study(tiny(overrides={"epochs": 1, "train_subset": 512, "decoder_epochs": 1, "lr": 0.01}), tmp_path)
 

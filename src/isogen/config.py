@@ -76,9 +76,10 @@ class Config:
     sampler_fit_steps: int = 4000  # training steps of a sampler that learns (the code flow); closed forms ignore it
     code_flow_width: int = 256  # the learned code sampler's residual MLP: width and number of blocks
     code_flow_depth: int = 3
+    code_flow_steps: int = 20  # its ODE steps (a small MLP over D numbers: cheap, so many)
     # the flow-matching decoder (decoder=flow) and every flow sampled by an ODE
     refine_steps: int = 0  # sphere runs: z <- encode(decode(z)) this many times after a sampler draws (Sphere Encoder)
-    flow_steps: int = 20  # ODE steps from noise to sample
+    flow_steps: int = 4  # ODE steps from noise to sample (4 midpoint steps: 8 network passes; bench/flow_steps.py)
     flow_solver: str = "midpoint"  # euler | midpoint | rk4 (fixed-step, torchdiffeq's names)
     flow_guidance: float = 1.0  # classifier-free guidance scale at sampling; 1 = the conditional model alone
     flow_drop_prob: float = 0.1  # share of training codes replaced by the learned null code (for guidance)
@@ -132,7 +133,8 @@ class Config:
         need(self.sampler_fit_steps >= 1, f"sampler_fit_steps={self.sampler_fit_steps}", "use sampler_fit_steps >= 1")
         need(self.code_flow_width >= 8 and self.code_flow_depth >= 1, f"code_flow_width={self.code_flow_width}, "
              f"code_flow_depth={self.code_flow_depth}", "use a width >= 8 and a depth >= 1")
-        need(self.flow_steps >= 1, f"flow_steps={self.flow_steps}", "use flow_steps >= 1")
+        need(self.flow_steps >= 1 and self.code_flow_steps >= 1, f"flow_steps={self.flow_steps}, code_flow_steps="
+             f"{self.code_flow_steps}", "use steps >= 1")
         need(self.flow_solver in FLOW_SOLVERS, f"flow_solver={self.flow_solver!r}",
              f"use one of {', '.join(FLOW_SOLVERS)}")
         need(self.flow_guidance >= 0, f"flow_guidance={self.flow_guidance}", "use flow_guidance >= 0 (1: no guidance)")
@@ -194,7 +196,8 @@ class Config:
 DECODER_KEYS = frozenset({
     "decoder", "decoder_width", "decoder_epochs", "encoder_from", "flow_steps", "flow_solver", "flow_guidance",
     "flow_drop_prob", "ema_decay", "refine_steps", "samplers", "gmm_components", "sampler_fit_steps", "code_flow_width",
-    "code_flow_depth", "device", "data_dir", "checkpoint_every", "cuda_graph", "precision", "channels_last"})
+    "code_flow_steps", "code_flow_depth", "device", "data_dir", "checkpoint_every", "cuda_graph", "precision",
+    "channels_last"})
 FLOW_SOLVERS = ("euler", "midpoint", "rk4")
 
 
@@ -229,7 +232,7 @@ PRESETS: dict[str, dict] = {
 }
 # The same, with the flow-matching decoder and the learned code sampler trained for a few steps.
 PRESETS["smoke-flow"] = PRESETS["smoke"] | dict(decoder="flow", samplers="prior,learned", sampler_fit_steps=50,
-                                                code_flow_width=32, flow_steps=2)
+                                                code_flow_width=32, flow_steps=2, code_flow_steps=2)
 
 
 def make_config(preset: str = "", overrides: dict[str, str] | None = None) -> Config:

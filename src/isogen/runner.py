@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 from .cluster import SlurmOptions, run_on_cluster
-from .config import make_config
+from .config import Config, make_config
 from .data import Dataset
 from .errors import IsogenError
 from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
 from .launcher import Evaluations, Job, choose_concurrency, describe_failure, train_all
+from .methods import ignored_keys
 from .runs import CHECKPOINT, resolve_device
 from .study import RunPlan, StudySpec
 from .train import RESUMABLE_DIFFERENCES
@@ -29,11 +30,13 @@ def expected_config(spec: StudySpec, run: RunPlan, device: str = "auto") -> dict
 
 
 def finished(spec: StudySpec, run: RunPlan, folder: Path) -> bool:
-    """metrics.json beside the planned config; a folder of the same name with another config is an error."""
+    """metrics.json beside the planned config (up to settings the run does not read); a folder of the same name
+    with another config is an error."""
     if not (folder / "metrics.json").exists():
         return False
     saved, planned = read_json(folder / "config.json"), expected_config(spec, run)
-    differing = sorted(k for k in planned if k not in RESUMABLE_DIFFERENCES and saved.get(k) != planned[k])
+    unread = RESUMABLE_DIFFERENCES | ignored_keys(Config.from_dict(planned))
+    differing = sorted(k for k in planned if k not in unread and saved.get(k) != planned[k])
     if differing:
         raise IsogenError(f"{folder} holds a finished run of another config (it differs in {differing}); move it "
                           "away, or use another --out")

@@ -21,7 +21,7 @@ from .engine import Engine, new_model
 from .errors import IsogenError
 from .files import read_json, remove_stale_temporaries, save_torch, write_json, write_jsonl
 from .memory import check_fits
-from .methods import make_method
+from .methods import ignored_keys, make_method
 from .runs import CHECKPOINT, SAMPLERS, encoder_folder, environment, load_checkpoint, resolve_device, save_samplers
 from .sample import fit_samplers, refined, write_run_pictures
 from .stages import DecoderStage, EncoderStage
@@ -214,8 +214,9 @@ def check_run_folder(run_dir: Path, config: Config, resume: bool) -> dict | None
     checkpoint = load_checkpoint(run_dir)
     saved = checkpoint["config"]
     current, default = config.to_dict(), Config().to_dict()  # a key the saved config lacks had its default
+    unread = RESUMABLE_DIFFERENCES | ignored_keys(config)  # settings this run does not read cannot change it
     differing = sorted(k for k in set(saved) | set(current)
-                       if saved.get(k, default.get(k)) != current.get(k) and k not in RESUMABLE_DIFFERENCES)
+                       if saved.get(k, default.get(k)) != current.get(k) and k not in unread)
     if differing:
         raise IsogenError(f"cannot resume {run_dir}: its config differs in {differing}; resume with the same "
                           "settings (isogen train --resume --run-dir DIR alone reuses them) or use a new --run-dir")

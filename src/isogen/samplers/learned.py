@@ -62,7 +62,8 @@ class ResidualMLP(nn.Module):
 
 
 class LearnedFlow(Sampler):
-    config_keys = frozenset({"code_flow_width", "code_flow_depth", "sampler_fit_steps", "flow_steps", "flow_solver"})
+    config_keys = frozenset({"code_flow_width", "code_flow_depth", "code_flow_steps", "sampler_fit_steps",
+                             "flow_solver"})
 
     def __init__(self, geometry, config):
         super().__init__(geometry, config)
@@ -70,7 +71,7 @@ class LearnedFlow(Sampler):
             self.net = ResidualMLP(self.dim, config.code_flow_width, config.code_flow_depth)
         self.placeholder("mean", self.dim)  # (D,) of the training codes
         self.placeholder("std", self.dim)
-        self.steps, self.solver = config.flow_steps, config.flow_solver
+        self.steps, self.solver = config.code_flow_steps, config.flow_solver
         path, self.solve = flow_matching()
         self.path = path()
 
