@@ -150,7 +150,8 @@ def study_cpu_fashion() -> StudySpec:
 def gap() -> StudySpec:
     """What does SIGReg need for a uniform point to decode like a real code? sigreg-sphere at the probe's budget
     (seed 0), one change at a time from the default: lambda from 0.3 to 10; at lambda = 1 the exact target, per-view
-    statistics, 1024 slices, batch 512, tau = 0.5, twice the epochs, SIGReg before normalisation (sigreg-gauss);
+    statistics, 1024 slices, batch 512, tau = 0.5, twice the epochs, D = 8, 16, 32, SIGReg before normalisation
+    (sigreg-gauss);
     and the Sphere Encoder beside them, also without the common decoder-only stage (which trains its decoder on
     clean codes alone) at the same total epochs. Each with the prior, a matched Gaussian, a GMM and the learned
     code flow, so the gap a density model closes is in view. (The encode-decode refinement is a sampling option:
@@ -165,6 +166,9 @@ def gap() -> StudySpec:
                Entry("tau-0.5", "sigreg-sphere", {**strong, "temperature": 0.5}),
                Entry("twice-longer", "sigreg-sphere", {**strong, "epochs": 2 * BUDGET["epochs"]}),
                Entry("lambda-1", "sigreg-sphere", strong),
+               # fewer dimensions: 60k codes cover a low-dimensional sphere more densely (at D = 64 a uniform
+               # point is twice as far from its nearest training code as a test code is; study-probe)
+               Entry("lambda-1-dims", "sigreg-sphere", strong, dims=[8, 16, 32]),
                Entry("sigreg-gauss", "sigreg-gauss", strong),
                Entry("sphere-ae", "sphere-ae", samplers),
                Entry("sphere-ae-own-decoder", "sphere-ae", {**samplers, "decoder_epochs": 0,
