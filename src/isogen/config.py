@@ -220,8 +220,8 @@ def _parse_value(key: str, text: str, kind: type) -> object:
 
 # Presets are small diffs over the defaults.
 PRESETS: dict[str, dict] = {
-    # Minutes on a 2-core CPU: half of MNIST, a few epochs; enough for recognizable digits.
-    "quick": dict(epochs=6, train_subset=30000, batch_size=256, embed_dim=32, warmup_steps=50,
+    # make demo, minutes on a 2-core CPU: half of MNIST, the encoder alone for a few epochs, then its decoder.
+    "quick": dict(epochs=6, decoder_epochs=2, train_subset=30000, batch_size=256, embed_dim=32, warmup_steps=50,
                   sigreg_slices=128, lr=3e-3, decoder_width=48),
     # The real experiment for one GPU.
     # Checkpoints every 10 epochs: a run takes seconds on a GPU, so a kill costs little and writes stay rare.
