@@ -19,10 +19,9 @@ from .data import Dataset
 from .errors import IsogenError
 from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
 from .launcher import Evaluations, Job, choose_concurrency, describe_failure, train_all
-from .methods import ignored_keys
 from .runs import CHECKPOINT, resolve_device
 from .study import RunPlan, StudySpec
-from .train import RESUMABLE_DIFFERENCES
+from .train import config_differences
 
 
 def expected_config(spec: StudySpec, run: RunPlan, device: str = "auto") -> dict:
@@ -34,9 +33,8 @@ def finished(spec: StudySpec, run: RunPlan, folder: Path) -> bool:
     with another config is an error."""
     if not (folder / "metrics.json").exists():
         return False
-    saved, planned = read_json(folder / "config.json"), expected_config(spec, run)
-    unread = RESUMABLE_DIFFERENCES | ignored_keys(Config.from_dict(planned))
-    differing = sorted(k for k in planned if k not in unread and saved.get(k) != planned[k])
+    planned = Config.from_dict(expected_config(spec, run))
+    differing = config_differences(read_json(folder / "config.json"), planned)
     if differing:
         raise IsogenError(f"{folder} holds a finished run of another config (it differs in {differing}); move it "
                           "away, or use another --out")

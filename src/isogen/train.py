@@ -200,6 +200,16 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
     return run.log[-1]
 
 
+def config_differences(saved: dict, config: Config) -> list[str]:
+    """The keys in which a saved run's config differs from `config` and that could change the run: a key the
+    saved config lacks (written before the key existed) had its default; settings the run does not read, or
+    that resuming may change, do not count."""
+    current, default = config.to_dict(), Config().to_dict()
+    unread = RESUMABLE_DIFFERENCES | ignored_keys(config)
+    return sorted(k for k in set(saved) | set(current)
+                  if saved.get(k, default.get(k)) != current.get(k) and k not in unread)
+
+
 def check_run_folder(run_dir: Path, config: Config, resume: bool) -> dict | None:
     """The checkpoint to resume from, or None for a fresh run; refuses to mix two configs in one folder."""
     if not (run_dir / CHECKPOINT).exists():
@@ -212,11 +222,7 @@ def check_run_folder(run_dir: Path, config: Config, resume: bool) -> dict | None
         raise IsogenError(f"{run_dir} already holds a trained checkpoint; pass --resume to continue it "
                           "or choose a new --run-dir")
     checkpoint = load_checkpoint(run_dir)
-    saved = checkpoint["config"]
-    current, default = config.to_dict(), Config().to_dict()  # a key the saved config lacks had its default
-    unread = RESUMABLE_DIFFERENCES | ignored_keys(config)  # settings this run does not read cannot change it
-    differing = sorted(k for k in set(saved) | set(current)
-                       if saved.get(k, default.get(k)) != current.get(k) and k not in unread)
+    differing = config_differences(checkpoint["config"], config)
     if differing:
         raise IsogenError(f"cannot resume {run_dir}: its config differs in {differing}; resume with the same "
                           "settings (isogen train --resume --run-dir DIR alone reuses them) or use a new --run-dir")
