@@ -31,8 +31,10 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 
+# One pytest-xdist worker per core, each file's tests on one worker; `pytest tests/test_x.py` runs one file alone.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: setup web lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile
 
 bench: setup
 	PYTHONPATH=src $(BIN)/python bench/throughput.py

@@ -69,6 +69,11 @@ def test_tiny_study_runs_skips_and_reports(tmp_path):
     # a setting no run of it reads (a flow decoder's steps, for deconv runs) does not make it another run
     assert pending_jobs(tiny(overrides={"epochs": 1, "train_subset": 512, "decoder_epochs": 1, "flow_steps": 3}),
                         tmp_path, "cpu") == []
+    # nor does a key added to isogen after the run was written, when the plan leaves it at its default
+    saved = json.loads((tmp_path / "runs" / "vae-d8-s0" / "config.json").read_text())
+    (tmp_path / "runs" / "vae-d8-s0" / "config.json").write_text(json.dumps(
+        {k: v for k, v in saved.items() if k != "refine_steps"}))
+    assert pending_jobs(spec, tmp_path, "cpu") == []
     with pytest.raises(IsogenError, match=r"another config \(it differs in \['lr'\]\)"):
         run_study(tiny(overrides={"epochs": 1, "train_subset": 512, "decoder_epochs": 1, "lr": 0.01}), tmp_path)
 

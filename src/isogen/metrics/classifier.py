@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from filelock import FileLock
 from torch import nn
 from tqdm import tqdm
 
@@ -92,13 +94,20 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
     device = torch.device(device)
     key = f"{data.name}-{recipe.key(data.name)}"
     path = cache_dir() / f"classifier-{key}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):  # processes that need it at once (a study's workers, tests) train it once
+        model, accuracy = _load_or_train(data, recipe, path)
+    model.key = key
+    return model.to(device).eval(), accuracy
+
+
+def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> tuple[DigitClassifier, float]:
     if path.exists():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
             model = DigitClassifier(recipe.feature_dim)
             model.load_state_dict(saved["model"])
-            model.key = key
-            return model.to(device).eval(), float(saved["accuracy"])
+            return model, float(saved["accuracy"])
         except Exception:  # a damaged cache entry is retrained, never trusted
             path.unlink(missing_ok=True)
     print(f"training the {data.name} classifier for classifier metrics (once; cached in {path})")
@@ -109,5 +118,4 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
                           f"(< {least}); classifier metrics would be unreliable")
     save_torch(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "accuracy": accuracy,
                       "recipe": asdict(recipe)})
-    model.key = key
-    return model.to(device).eval(), accuracy
+    return model, accuracy
