@@ -14,7 +14,7 @@ import torch
 from isogen.files import read_jsonl
 from isogen.runs import load_checkpoint
 
-SPEC = {"name": "kill", "preset": "smoke", "overrides": {"epochs": 8, "train_subset": 768},
+SPEC = {"name": "kill", "preset": "smoke", "overrides": {"epochs": 4, "train_subset": 768},
         "entries": [{"label": "sigreg", "method": "sigreg-sphere"}, {"label": "vae", "method": "vae"}],
         "dims": [8],
         "eval": {"kid_samples": 0, "maps": False, "samples": 100, "pairs": 10, "null_draws": 5, "probe_train": 300,
