@@ -50,8 +50,10 @@ stage() {  # stage NAME LIMIT_S COMMAND...: run in its own process group, killed
   rm -f "$out/$name.killed"
   setsid "$@" > "$out/$name.log" 2>&1 &
   local pid=$!
-  ( sleep "$limit"; touch "$out/$name.killed"; kill -TERM -- "-$pid" 2>/dev/null; sleep 5
-    kill -KILL -- "-$pid" 2>/dev/null ) &
+  # the watchdog ends its own sleep when it is stopped, and never holds this script's output open
+  ( sleep "$limit" & nap=$!; trap 'kill $nap 2>/dev/null; exit 0' TERM; wait "$nap"
+    touch "$out/$name.killed"; kill -TERM -- "-$pid" 2>/dev/null; sleep 5; kill -KILL -- "-$pid" 2>/dev/null
+  ) > /dev/null 2>&1 &
   local watchdog=$!
   wait "$pid"; status=$?
   kill "$watchdog" 2>/dev/null; wait "$watchdog" 2>/dev/null
