@@ -45,10 +45,11 @@ class Timings:
         self.prefix = f"{environment(device)['device_name']}|torch {torch.__version__}|"
         self.saved = read_json(self.path) if self.path.exists() else {}
         self.used: dict[str, float] = {}  # what this plan read, in order
+        self.measured = False  # whether it timed anything now (rather than reading the cache)
 
     def get(self, key: str, measure) -> float:
         if self.prefix + key not in self.saved:
-            self.saved[self.prefix + key] = measure()
+            self.saved[self.prefix + key], self.measured = measure(), True
             write_json(self.path, self.saved)
         self.used.setdefault(key, self.saved[self.prefix + key])
         return self.saved[self.prefix + key]
@@ -137,9 +138,7 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device
              f"({environment(device)['device_name']})"]
     if not jobs:
         return "\n".join(lines)
-    if busy := machine_busy(device):
-        lines.append(f"  warning: {busy}; steps timed now are slower than the study's will be (the cache keeps "
-                     f"them: delete {cache_dir() / 'plan-times.json'} to time again)")
+    busy = machine_busy(device)  # before our own timing loads the cores
     timings, data = Timings(device), dataset_for(jobs[0].config, {})
     images = data.train_images.to(device)
     train_s, eval_s, inception_images = 0.0, 0.0, 0
@@ -168,6 +167,9 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device
         speedup = concurrent * one / k
         lines.append(f"  {concurrent} runs interleaved: {speedup:.2f}x the throughput of one")
         train_s /= speedup
+    if busy and timings.measured:
+        lines.append(f"  warning: {busy}; steps timed now are slower than the study's will be (the cache keeps "
+                     f"them: delete {cache_dir() / 'plan-times.json'} to time again)")
     lines += [f"  {key}: {seconds * 1000:.1f} ms" for key, seconds in timings.used.items()]
     lines.append(f"  estimate: training {train_s / 60:.1f} min, evaluation {eval_s / 60:.1f} min (Inception "
                  f"{per_image * 1000:.0f} ms/image x {inception_images:,} images, {OTHER_EVAL_S[device.type]:.0f} s a "
