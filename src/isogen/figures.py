@@ -14,7 +14,6 @@ import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from sklearn.manifold import TSNE
 
 from .files import write_bytes
 
@@ -85,6 +84,8 @@ def code_maps(path: Path, codes: np.ndarray, labels: np.ndarray) -> None:
     ax.scatter(*xyz.T, c=labels, cmap="tab10", s=4)
     ax.set_title("codes: coordinates averaged in 3 groups, normalised", fontsize=9)
     ax2 = fig.add_subplot(1, 2, 2)
+    from sklearn.manifold import TSNE  # here: most commands draw no map
+
     embedded = TSNE(init="pca", random_state=0, perplexity=30).fit_transform(codes)
     sc = ax2.scatter(*embedded.T, c=labels, cmap="tab10", s=4)
     ax2.set_title(f"t-SNE of the same {len(codes)} test codes", fontsize=9)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
 SUBSETS = 100
 
 
 def kid(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
     """a (n, F), b (m, F) features -> {"kid", "kid_std", "kid_subset_size"}."""
+    # imported here: torch-fidelity loads torchvision's models on import, a second per command that needs no KID
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
     size = min(1000, len(a) // 2, len(b) // 2)
     out = kid_features_to_metric(torch.as_tensor(np.asarray(a, dtype=np.float64)),
                                  torch.as_tensor(np.asarray(b, dtype=np.float64)),

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.preprocessing import StandardScaler
 
 
 def probe_accuracies(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: np.ndarray,
                      test_labels: np.ndarray, k: int = 5) -> dict:
+    from sklearn.linear_model import LogisticRegression  # here: scikit-learn takes a second to import
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
     scaler = StandardScaler().fit(train_codes)
     probe = LogisticRegression(max_iter=1000).fit(scaler.transform(train_codes), train_labels)
     knn = KNeighborsClassifier(n_neighbors=k, metric="cosine").fit(train_codes, train_labels)

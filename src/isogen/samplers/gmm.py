@@ -1,15 +1,14 @@
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture as SkGMM
 
 from .base import Sampler
 
 
 class GaussianMixture(Sampler):
-    config_keys = frozenset({"gmm_components"})
     """A full-covariance GMM fitted to the codes (RAE's ex-post density estimate), re-normalised on the
     sphere. EM is scikit-learn's, seeded with config.seed, run to convergence (at most 200 iterations): it
     takes no step budget."""
+    config_keys = frozenset({"gmm_components"})
 
     def __init__(self, geometry, config):
         super().__init__(geometry, config)
@@ -20,6 +19,8 @@ class GaussianMixture(Sampler):
         self.placeholder("cholesky", c, d, d)  # (C, D, D)
 
     def estimate(self, codes, generator, budget_steps):
+        from sklearn.mixture import GaussianMixture as SkGMM  # here: scikit-learn takes a second to import
+
         gmm = SkGMM(self.weights.shape[0], covariance_type="full", reg_covar=1e-5, random_state=self.seed,
                     max_iter=200).fit(codes.double().cpu().numpy())
         self.weights = torch.tensor(gmm.weights_)
