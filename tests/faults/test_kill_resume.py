@@ -1,4 +1,4 @@
-"""SIGKILL training at random points (inside steps and inside checkpoint writes), resume, and
+"""SIGKILL training at a random point inside a step and again inside a checkpoint write, resume, and
 compare with an unbroken run: same weights bit for bit on CPU, same log, no truncated file ever."""
 import os
 import random
@@ -13,9 +13,9 @@ import torch
 from isogen.files import read_jsonl
 from isogen.runs import load_checkpoint
 
-# Enough epochs that two in-step kills (each up to ~1.5 s after an epoch ends, ~0.5 s per epoch) cannot
-# finish the run before the last in-write kill.
-ARGS = ["--preset", "smoke", "--no-progress", "epochs=12", "train_subset=768"]
+# Enough epochs that the in-step kill (up to ~1.5 s after an epoch ends, ~0.5 s per epoch) cannot finish the
+# run before the in-write kill.
+ARGS = ["--preset", "smoke", "--no-progress", "epochs=8", "train_subset=768"]
 TIMING = {"seconds", "images_per_s"}
 
 
@@ -54,8 +54,8 @@ def test_sigkill_anywhere_then_resume_equals_unbroken(tmp_path, faults, wait_for
     broken = tmp_path / "broken"
     rng = random.Random(0)
     progress = []
-    for attempt in range(4):
-        in_write = attempt % 2 == 1
+    for attempt in range(2):  # once inside a training step, once inside a checkpoint write
+        in_write = attempt == 1
         # In-write kills stretch every atomic write to 2 s and strike while a temporary file exists;
         # in-step kills strike at a random moment after the next epoch has started.
         proc = start(broken, resume=attempt > 0, write_delay=2.0 if in_write else 0.0)
@@ -82,7 +82,7 @@ def test_sigkill_anywhere_then_resume_equals_unbroken(tmp_path, faults, wait_for
         return [{k: v for k, v in r.items() if k not in TIMING} for r in log]
 
     same_log = strip(read_jsonl(unbroken / "log.jsonl")) == strip(read_jsonl(broken / "log.jsonl"))
-    faults.record("resume after 4 kills reproduces the unbroken run bit for bit", survived=same_weights and same_log)
+    faults.record("resume after 2 kills reproduces the unbroken run bit for bit", survived=same_weights and same_log)
     assert same_weights and same_log
     assert not list(broken.glob(".*.tmp"))  # leftovers of killed writes are cleaned on resume
-    assert progress == sorted(progress) and progress[-1] >= 2  # finished epochs are never lost
+    assert progress == sorted(progress) and progress[0] >= 1  # finished epochs are never lost
