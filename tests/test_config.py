@@ -1,4 +1,3 @@
-
 import pytest
 
 from isogen.config import PRESETS, Config, make_config, parse_assignments
