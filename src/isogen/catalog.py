@@ -71,6 +71,9 @@ ENDPOINTS = [  # (question, column, A, B): the per-seed difference A - B
 
 PROBE_METHODS = ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss", "ae-gmm")
 PROBE_EPOCHS, PROBE_DECODER_EPOCHS, PROBE_DECODER_ON = (1, 2, 4, 8, 16), (1, 2, 4, 8, 16), 8
+# Encoder budgets that get seeds 1-2 beside seed 0: the provisional budget first (its seed interval is what the
+# change to the next doubling is measured against); later sessions add the budgets the curves point to.
+PROBE_SEEDED = {4: [0, 1, 2]}
 
 
 def probe() -> StudySpec:
@@ -78,7 +81,8 @@ def probe() -> StudySpec:
     decoder-only epochs, and on the 8-epoch encoders the decoder alone for 1-16 epochs (runs on the same
     encoders), trained in that order with the 16-epoch encoders last. Seed 0; the deciding budgets get
     seeds 1-2 (their entries' `seeds`)."""
-    encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e}) for m in PROBE_METHODS] for e in PROBE_EPOCHS}
+    encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e}, seeds=PROBE_SEEDED.get(e, [])) for m in PROBE_METHODS]
+                for e in PROBE_EPOCHS}
     decoders = [Entry(f"{m}-e{PROBE_DECODER_ON}-dec", m, {"decoder_epochs": PROBE_DECODER_EPOCHS[0]},
                       encoder=f"{m}-e{PROBE_DECODER_ON}", grid={"decoder_epochs": list(PROBE_DECODER_EPOCHS[1:])})
                 for m in PROBE_METHODS]
