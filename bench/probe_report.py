@@ -77,6 +77,19 @@ def endpoint_rows(found: dict, kind: str, budgets: tuple[int, ...]) -> list[list
     return rows
 
 
+def chosen_budget(rows: list[list[str]], budgets: tuple[int, ...]) -> str:
+    """The rule's answer: the smallest budget at which every endpoint is "stable", or what is still missing."""
+    endpoints = {row[1] for row in rows}
+    if not endpoints:
+        return "**no budget yet**: no finished runs at these budgets"
+    for budget in budgets:
+        verdicts = {row[1]: row[-1] for row in rows if row[2] == str(budget)}
+        if set(verdicts) == endpoints and set(verdicts.values()) == {"stable"}:
+            return f"**budget: {budget}** (every endpoint stable over the next doubling)"
+    return ("**no budget yet**: no budget has every endpoint stable over the next doubling with seeds there "
+            f"({len(endpoints)} endpoints)")
+
+
 def curves(found: dict, path: Path) -> None:
     fig, axes = plt.subplots(2, len(CURVES), figsize=(3.2 * len(CURVES), 6), dpi=100, squeeze=False)
     for row, (kind, budgets) in enumerate((("encoder", PROBE_EPOCHS), ("decoder", PROBE_DECODER_EPOCHS))):
@@ -114,7 +127,8 @@ def main() -> None:
                                  ("decoder", PROBE_DECODER_EPOCHS, f"Decoder-only epochs on the "
                                                                    f"{PROBE_DECODER_ON}-epoch encoders")):
         rows = endpoint_rows(found, kind, budgets)
-        text += [f"## {title}", "", header + "".join("| " + " | ".join(r) + " |\n" for r in rows)]
+        text += [f"## {title}", "", header + "".join("| " + " | ".join(r) + " |\n" for r in rows),
+                 chosen_budget(rows, budgets), ""]
     runs_done = sum(len(seeds) for seeds in found.values())
     text += ["![each method's metrics against the budget](probe.png)", "",
              f"*{runs_done} evaluated (method, budget, seed) points; mean ± std over seeds where there are several.*"]

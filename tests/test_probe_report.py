@@ -1,0 +1,61 @@
+"""bench/probe_report.py's rule on made-up runs: a budget is chosen when every endpoint moves over the next
+doubling by less than the half-width of its 95% seed interval, and not when one moves more."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from isogen.catalog import PROBE_EPOCHS
+from isogen.metrics.schema import COLUMNS
+
+SCRIPT = Path(__file__).parent.parent / "bench" / "probe_report.py"
+SPEC = importlib.util.spec_from_file_location("probe_report", SCRIPT)
+probe_report = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(probe_report)
+
+ENDPOINT_KEYS = ("mse", "cfid_prior", "ep_n")  # Q1-Q4 of the probe's methods: sigreg-sphere against the others
+
+
+def nested(paths_values: dict) -> dict:
+    out: dict = {}
+    for path, v in paths_values.items():
+        *parents, leaf = path.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return out
+
+
+def write_run(out: Path, method: str, epochs: int, seed: int, level: float) -> None:
+    folder = out / "runs" / f"{method}-e{epochs}-d64-s{seed}"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"method": method, "seed": seed, "epochs": epochs,
+                                                    "decoder_epochs": 4, "encoder_from": ""}))
+    (folder / "metrics.json").write_text(json.dumps(nested({COLUMNS[k].path: level for k in ENDPOINT_KEYS})))
+
+
+def probe(tmp_path: Path, at_8: float) -> list[list[str]]:
+    """sigreg-sphere's endpoints at 9, 10, 11 (seeds 0-2) at 4 epochs and `at_8` at 8; the other arms at 0."""
+    for seed, level in enumerate((9.0, 10.0, 11.0)):
+        for method in ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss"):
+            write_run(tmp_path, method, 4, seed, level if method == "sigreg-sphere" else 0.0)
+    for method in ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss"):
+        write_run(tmp_path, method, 8, 0, at_8 if method == "sigreg-sphere" else 0.0)
+    return probe_report.endpoint_rows(probe_report.runs(tmp_path), "encoder", PROBE_EPOCHS)
+
+
+@pytest.mark.parametrize("at_8, verdict", [(11.0, "stable"), (15.0, "moving")])
+def test_the_rule_compares_the_next_doubling_with_the_seed_interval(tmp_path, at_8, verdict):
+    rows = probe(tmp_path, at_8)
+    half = stats.t.ppf(0.975, 2) * 1.0 / 3 ** 0.5  # the seeds' differences 9, 10, 11: sd 1, n 3 -> 2.48
+    at_4 = [row for row in rows if row[2] == "4"]
+    assert len(at_4) == 4 and {row[-1] for row in at_4} == {verdict}  # Q1-Q4, each moved by at_8 - 10
+    for row in at_4:
+        low, high = (float(x) for x in row[4].split("[")[1].rstrip("]").split(", "))
+        assert (high - low) / 2 == pytest.approx(half, abs=0.051)  # as printed: classifier FID to 0.1
+        assert float(row[5]) == pytest.approx(at_8 - 10.0)
+    chosen = probe_report.chosen_budget(rows, PROBE_EPOCHS)
+    assert chosen.startswith("**budget: 4**") if verdict == "stable" else chosen.startswith("**no budget yet**")
