@@ -127,6 +127,28 @@ def test_mean_nearest_distance_against_brute_force():
     assert mean_nearest_distance(z, reference, chunk=7) == pytest.approx(brute, rel=1e-9)
 
 
+@pytest.mark.parametrize("dim", [8, 32])
+def test_nearest_distance_of_uniform_codes_against_a_numerical_integral(dim):
+    """E[min over M uniform points of the chord to a uniform query] = integral over r in [0, 2] of
+    (1 - cap(r))^M, cap(r) the share of the sphere within chord r: I_{sin^2 t}((D-1)/2, 1/2) / 2 at angle
+    t = 2 arcsin(r / 2) <= pi/2 (the regularised incomplete beta function)."""
+    from scipy import integrate, special
+
+    from isogen.geometry import SPHERE
+    from isogen.metrics.nearest import nearest_distance_under_prior
+
+    m = 5000
+
+    def cap(r: float) -> float:
+        t = 2 * np.arcsin(r / 2)
+        half = special.betainc((dim - 1) / 2, 0.5, np.sin(t) ** 2) / 2
+        return half if t <= np.pi / 2 else 1 - half
+
+    expected = integrate.quad(lambda r: (1 - cap(r)) ** m, 0, 2, limit=200, points=[np.sqrt(2)])[0]
+    measured = nearest_distance_under_prior(SPHERE, m, dim, queries=4000)
+    assert measured == pytest.approx(expected, abs=0.006)  # 4000 queries: standard error ~0.001
+
+
 def test_classifier_is_accurate(mnist):
     from isogen.metrics.classifier import load_classifier
 

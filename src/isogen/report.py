@@ -24,7 +24,7 @@ from .study import StudySpec
 # Ghosh et al. 2020 (arXiv 1903.12436), Table 1: MNIST, latent 16, Inception FID of 10k samples
 LITERATURE = {("vae", "prior"): 19.21, ("vae", "gmm"): 17.66, ("ae-gmm", "matched"): 58.73, ("ae-gmm", "gmm"): 10.66}
 GAP_COLUMNS = ("confident", "confident_oracle", "confident_gap", "cfid_prior", "cfid_oracle", "code_fd_prior",
-               "nearest_prior", "nearest_oracle")
+               "nearest_prior", "nearest_oracle", "nearest_null")
 
 
 def fmt(values: list, digits: int) -> str:
@@ -127,7 +127,8 @@ def write_report(spec: StudySpec, out: Path) -> Path:
     blocks += [("h2", "The prior-oracle gap"),
                ("p", "Decoded prior points beside decoded real codes (the oracle), on the same classifier metrics "
                      "at n = 10k, and in code space: the Frechet distance of the prior's codes to the test codes, "
-                     "and the mean distance to the nearest training code of prior points and of test codes."),
+                     "and the mean distance to the nearest training code of prior points and of test codes, "
+                     "beside the same distance had the codes followed the prior (as many, drawn from it)."),
                ("table", header, body)]
     header, body = literature_table(rows)
     if body:

@@ -35,7 +35,8 @@ SECTIONS: dict[str, list[Field]] = {
     "oracle": [Field("classifier_fid", "classifier FID, oracle", 1),
                Field("classifier_kid", "classifier KID, oracle", 4),
                Field("confident_share", "confident, oracle", 3), Field("code_fd", "code FD, oracle", 3),
-               Field("nearest_train_distance", "test code to nearest training code, oracle", 3)],
+               Field("nearest_train_distance", "test code to nearest training code, oracle", 3),
+               Field("nearest_distance_under_prior", "to nearest training code, codes ~ prior", 3)],
 }
 PER_ENTRY: dict[str, list[Field]] = {
     "generation": [Field("inception_kid", "Inception KID, {entry}", 5), Field("inception_kid_n", "n", 0),
@@ -109,6 +110,7 @@ COLUMNS: dict[str, Column] = {
     "code_fd_learned": column("generation", "code_fd", "learned"),
     "nearest_prior": column("generation", "nearest_train_distance", "prior"),
     "nearest_oracle": column("oracle", "nearest_train_distance"),
+    "nearest_null": column("oracle", "nearest_distance_under_prior"),
     "cfid_gap": gap("classifier_fid", "prior", "learned", "classifier FID, prior - learned"),
     "confident_gap": gap("confident_share", "oracle", "prior", "confident, oracle - prior"),
 }
