@@ -153,7 +153,8 @@ def test_serve_answers_and_ctrl_c_ends_it_quietly(explorer, tmp_path):
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     page = ""
     try:
-        for _ in range(300):  # the export, then the server
+        deadline = time.monotonic() + 180  # the export, then the server: slow on a loaded machine
+        while time.monotonic() < deadline and process.poll() is None:
             try:
                 page = urllib.request.urlopen(f"http://127.0.0.1:{free}/index.html", timeout=1).read().decode()
                 break
