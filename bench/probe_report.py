@@ -104,6 +104,8 @@ def curves(found: dict, path: Path) -> None:
                     ax.errorbar(xs, [np.mean(vs) for _, vs in points], color=f"C{i}", marker="o", ms=3, lw=1,
                                 yerr=[np.std(vs, ddof=1) if len(vs) > 1 else 0 for _, vs in points],
                                 label=method if row == 0 and key == CURVES[0] else None)
+            if not ax.lines:
+                ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", va="center", fontsize=8)
             ax.set_xscale("log", base=2)
             ax.set_title(COLUMNS[key].title, fontsize=8)
             ax.set_xlabel("encoder epochs" if kind == "encoder" else f"decoder epochs (on {PROBE_DECODER_ON}-epoch "
