@@ -79,8 +79,8 @@ PROBE_SEEDED = {4: [0, 1, 2]}
 def probe() -> StudySpec:
     """Each method's encoder at 1-16 epochs (each its own run: the schedule depends on the budget) with 4
     decoder-only epochs, and on the 8-epoch encoders the decoder alone for 1-16 epochs (runs on the same
-    encoders), trained in that order with the 16-epoch encoders last. Seed 0; the deciding budgets get
-    seeds 1-2 (their entries' `seeds`)."""
+    encoders), trained in that order with the 16-epoch encoders last. Seed 0; the budgets in PROBE_SEEDED also
+    seeds 1-2, trained right after their seed 0."""
     encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e}, seeds=PROBE_SEEDED.get(e, [])) for m in PROBE_METHODS]
                 for e in PROBE_EPOCHS}
     decoders = [Entry(f"{m}-e{PROBE_DECODER_ON}-dec", m, {"decoder_epochs": PROBE_DECODER_EPOCHS[0]},
