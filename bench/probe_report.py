@@ -3,11 +3,11 @@
     PYTHONPATH=src python bench/probe_report.py [results/study-probe]   -> OUT/report/probe.md, probe.png
 
 Reads the finished runs of `isogen study study-probe` (committed small files suffice) and, for each budget
-(encoder epochs E, then decoder-only epochs on the 8-epoch encoders), every primary endpoint the probe's
-methods answer (isogen.catalog.ENDPOINTS: the per-seed difference A - B). The rule, stated before the numbers:
-the budget is the smallest E whose every endpoint moves over the next doubling by less than the half-width of
-its 95% seed interval at E (the interval needs seeds at E; a budget with one seed is marked "1 seed"). The
-curves show each method's raw metrics against the budget.
+(encoder epochs E, then decoder-only epochs on one seeded encoder budget, PROBE_DECODER_ON), every primary endpoint
+the probe's methods answer (isogen.catalog.ENDPOINTS: the per-seed difference A - B). The rule, stated before
+the numbers: the budget is the smallest E whose every endpoint moves over the next doubling by less than the
+half-width of its 95% seed interval at E (the interval needs seeds at E; a budget with one seed is marked
+"1 seed"). The curves show each method's raw metrics against the budget.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def runs(out: Path) -> dict[tuple[str, str, int], dict[int, dict]]:
             key = (method, "decoder", config["decoder_epochs"])
         elif f"-e{config['epochs']}-" in run.name:
             key = (method, "encoder", config["epochs"])
-            if config["epochs"] == PROBE_DECODER_ON:  # the 8-epoch encoder's own decoder stage is a decoder point
+            if config["epochs"] == PROBE_DECODER_ON:  # its own decoder stage is a decoder point
                 found.setdefault((method, "decoder", config["decoder_epochs"]), {})[seed] = read_json(folder)
         else:
             continue
