@@ -82,16 +82,18 @@ PROBE_DECODER_ON = 4
 def probe() -> StudySpec:
     """Each method's encoder at 1-16 epochs (each its own run: the schedule depends on the budget) with 4
     decoder-only epochs, and on the PROBE_DECODER_ON-epoch encoders the decoder alone for 1-16 epochs (runs on
-    the same encoders; their own run is the 4-epoch point), trained in that order with the 16-epoch encoders
-    last. Seed 0; the budgets in PROBE_SEEDED also seeds 1-2, trained right after their seed 0."""
+    the same encoders; their own run is the 4-epoch point). Trained budget by budget, cheapest first, with the
+    16-epoch decoders and encoders last (only a moving answer at 8 needs them). Seed 0; the budgets in
+    PROBE_SEEDED also seeds 1-2, trained right after their seed 0."""
     encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e}, seeds=PROBE_SEEDED.get(e, [])) for m in PROBE_METHODS]
                 for e in PROBE_EPOCHS}
     own_decoder_epochs = 4
-    decoders = [Entry(f"{m}-e{PROBE_DECODER_ON}-dec", m, {"decoder_epochs": PROBE_DECODER_EPOCHS[0]},
-                      encoder=f"{m}-e{PROBE_DECODER_ON}",
-                      grid={"decoder_epochs": [d for d in PROBE_DECODER_EPOCHS[1:] if d != own_decoder_epochs]})
-                for m in PROBE_METHODS]
-    entries = [e for budget in PROBE_EPOCHS[:-1] for e in encoders[budget]] + decoders + encoders[PROBE_EPOCHS[-1]]
+    decoders = {d: [Entry(f"{m}-e{PROBE_DECODER_ON}-dec{d}", m, {"decoder_epochs": d},
+                          encoder=f"{m}-e{PROBE_DECODER_ON}") for m in PROBE_METHODS]
+                for d in PROBE_DECODER_EPOCHS if d != own_decoder_epochs}
+    longest = PROBE_EPOCHS[-1]
+    cheap = [group for budget, group in [*encoders.items(), *decoders.items()] if budget < longest]
+    entries = [e for group in [*cheap, encoders[longest], decoders[longest]] for e in group]
     return StudySpec(name="study-probe", preset="", overrides={**CPU, "decoder_epochs": own_decoder_epochs},
                      entries=entries, dims=[64], seeds=[0], eval=EvalOptions(kid_samples=0, maps=False))
 
