@@ -74,9 +74,10 @@ PROBE_EPOCHS, PROBE_DECODER_EPOCHS = (1, 2, 4, 8, 16), (1, 2, 4, 8, 16)
 # Encoder budgets that get seeds 1-2 beside seed 0: the provisional budget first (its seed interval is what the
 # change to the next doubling is measured against); later sessions add the budgets the curves point to.
 PROBE_SEEDED = {4: [0, 1, 2]}
-# The decoder's doubling runs on the seeded encoders: their own 4-epoch decoder stage is its seeded point, so
-# the decoder's change to the next doubling is judged against a seed interval too.
-PROBE_DECODER_ON = 4
+# The decoder's doubling runs on the seeded encoders: their own 4-epoch decoder stage is a seeded point, so
+# the decoder's change to the next doubling is judged against a seed interval too; the provisional decoder
+# budget (BUDGET below, before the probe decided) gets seeds 1-2 as well, each on the encoder of its seed.
+PROBE_DECODER_ON, PROBE_DECODER_SEEDED = 4, {2: [0, 1, 2]}
 
 
 def probe() -> StudySpec:
@@ -84,12 +85,13 @@ def probe() -> StudySpec:
     decoder-only epochs, and on the PROBE_DECODER_ON-epoch encoders the decoder alone for 1-16 epochs (runs on
     the same encoders; their own run is the 4-epoch point). Trained budget by budget, cheapest first, with the
     16-epoch decoders and encoders last (only a moving answer at 8 needs them). Seed 0; the budgets in
-    PROBE_SEEDED also seeds 1-2, trained right after their seed 0."""
+    PROBE_SEEDED and PROBE_DECODER_SEEDED also seeds 1-2, trained right after their seed 0."""
     encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e}, seeds=PROBE_SEEDED.get(e, [])) for m in PROBE_METHODS]
                 for e in PROBE_EPOCHS}
     own_decoder_epochs = 4
     decoders = {d: [Entry(f"{m}-e{PROBE_DECODER_ON}-dec{d}", m, {"decoder_epochs": d},
-                          encoder=f"{m}-e{PROBE_DECODER_ON}") for m in PROBE_METHODS]
+                          encoder=f"{m}-e{PROBE_DECODER_ON}", seeds=PROBE_DECODER_SEEDED.get(d, []))
+                    for m in PROBE_METHODS]
                 for d in PROBE_DECODER_EPOCHS if d != own_decoder_epochs}
     longest = PROBE_EPOCHS[-1]
     cheap = [group for budget, group in [*encoders.items(), *decoders.items()] if budget < longest]
