@@ -5,8 +5,10 @@ method's loss, backward, fused AdamW; on CUDA the step is a replayed CUDA graph 
     PYTHONPATH=src python bench/throughput.py [--device cpu|cuda] [--compile] [key=value ...]
 
 Runs sigreg-sphere, infonce and vae at D=64 (batch 256 on CPU; 512 and 2048 on CUDA); key=value
-overrides apply to every point. Prints one line per point: the median over timed windows of
-`--steps` steps each.
+overrides apply to every point. The default config is the one-stage protocol (decoder_epochs=0: a contrastive
+encoder trains with its decoder beside it); the studies' two-stage protocol (decoder_epochs > 0) trains a
+contrastive encoder alone first, about twice as fast on a CPU: each line says which stage it timed. Prints one
+line per point: the median over timed windows of `--steps` steps each.
 """
 from __future__ import annotations
 
@@ -30,14 +32,16 @@ def sync(device: torch.device) -> None:
 
 
 def measure(overrides: dict[str, str], device: torch.device, images: torch.Tensor, steps: int, windows: int,
-            compile_model: bool) -> float:
+            compile_model: bool) -> tuple[float, str]:
+    """(images/s, which stage it timed)."""
     config = make_config("", {**overrides, "device": str(device)})
     method = make_method(config).to(device)
     model = new_model(method, device)
     if compile_model:  # the networks the step calls (the engine never calls the model's own forward)
         model.encoder.compile()
         model.decoder.compile()
-    engine = Engine(EncoderStage(method), model, images, config)
+    stage = EncoderStage(method)
+    engine = Engine(stage, model, images, config)
     done = [0]  # steps taken, counted on the host: the engine's own counters live on the device
 
     def run(n_steps: int) -> None:
@@ -55,7 +59,7 @@ def measure(overrides: dict[str, str], device: torch.device, images: torch.Tenso
         run(steps)
         sync(device)
         rates.append(steps * config.batch_size / (time.perf_counter() - started))
-    return statistics.median(rates)
+    return statistics.median(rates), "encoder + decoder beside" if stage.decoder_beside else "encoder alone"
 
 
 def main() -> None:
@@ -79,9 +83,9 @@ def main() -> None:
         grid = grid[:1]
     for point in grid:
         overrides = {**point, **base}
-        rate = measure(overrides, device, images, steps, args.windows, args.compile)
+        rate, stage = measure(overrides, device, images, steps, args.windows, args.compile)
         desc = " ".join(f"{k}={v}" for k, v in overrides.items())
-        print(f"{desc:60s} {rate:12,.0f} images/s   ({60000 / rate:.2f} s per 60k epoch)")
+        print(f"{desc:60s} {rate:12,.0f} images/s   ({60000 / rate:.2f} s per 60k epoch; {stage})")
 
 
 if __name__ == "__main__":
