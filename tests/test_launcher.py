@@ -69,6 +69,21 @@ def test_concurrency_follows_the_free_memory(monkeypatch):
     assert choose_concurrency(jobs[:2], cuda) == 2
 
 
+def test_machine_busy_is_the_share_of_cpu_time_not_idle(tmp_path, monkeypatch):
+    import isogen.plan as plan_module
+
+    stat = tmp_path / "stat"  # /proc/stat's first line: user nice system idle iowait ... (ticks since boot)
+    snapshots = iter(["cpu 100 0 100 790 10 0 0 0 0 0\n", "cpu 190 0 100 800 10 0 0 0 0 0\n",  # 90 of 100 used
+                      "cpu 190 0 100 800 10 0 0 0 0 0\n", "cpu 200 0 100 880 20 0 0 0 0 0\n"])  # 10 of 100
+    stat.write_text(next(snapshots))
+    monkeypatch.setattr(plan_module, "PROC_STAT", stat)
+    monkeypatch.setattr(plan_module.time, "sleep", lambda seconds: stat.write_text(next(snapshots)))
+    assert plan_module.machine_busy(torch.device("cpu")) == "the machine is busy (its cores 90% in use)"
+    stat.write_text(next(snapshots))
+    assert plan_module.machine_busy(torch.device("cpu")) == ""
+    assert plan_module.machine_busy(torch.device("cuda")) == ""  # a GPU's plan does not ask
+
+
 def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, capsys, monkeypatch):
     import isogen.plan as plan_module
 
@@ -80,10 +95,10 @@ def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, cap
             "dims": [8], "seeds": [0, 1], "eval": TINY_EVAL}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     command = ["study", str(tmp_path / "spec.json"), "--plan", "--out", str(tmp_path / "out"), "--device", "cpu"]
-    monkeypatch.setattr(plan_module, "machine_busy", lambda device: "the machine is busy (load 3.0 on 2 cores)")
+    monkeypatch.setattr(plan_module, "machine_busy", lambda device: "the machine is busy (its cores 90% in use)")
     assert main(command) == 0
     out = capsys.readouterr().out
-    assert "warning: the machine is busy (load 3.0 on 2 cores); steps timed now are slower" in out
+    assert "warning: the machine is busy (its cores 90% in use); steps timed now are slower" in out
     assert "tiny-plan: 6 runs, 6 to do; 1 at a time on cpu" in out and "estimate: training" in out
     # each shape timed once: sigreg's and vae's encoder stages, infonce's encoder alone and its flow decoder's
     # stage, and the flow decoder's sampling (counted for both of its runs)

@@ -12,7 +12,6 @@ OTHER_EVAL_S a run, measured on the 2-core CPU (a guess elsewhere).
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import torch
@@ -112,15 +111,27 @@ def seconds_per_inception_image(device: torch.device, images: torch.Tensor) -> f
     return (time.perf_counter() - started) / 32
 
 
-def machine_busy(device: torch.device) -> str:
-    """On a CPU, a one-line note when other processes already use its cores (the 1-minute load average)."""
+PROC_STAT = "/proc/stat"
+
+
+def machine_busy(device: torch.device, seconds: float = 0.5) -> str:
+    """On a CPU, a one-line note when other processes already use its cores: the share of CPU time not idle
+    over half a second (/proc/stat; the load average would lag a minute behind a study just paused)."""
+    if device.type != "cpu":
+        return ""
+
+    def idle_and_total() -> tuple[int, int]:
+        ticks = [int(t) for t in open(PROC_STAT).readline().split()[1:]]
+        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
+
     try:
-        load = float(open("/proc/loadavg").read().split()[0])
+        idle0, total0 = idle_and_total()
+        time.sleep(seconds)
+        idle1, total1 = idle_and_total()
     except (OSError, ValueError, IndexError):
         return ""
-    cores = os.cpu_count() or 1
-    return f"the machine is busy (load {load:.1f} on {cores} cores)" if device.type == "cpu" and load > 0.5 * cores \
-        else ""
+    used = 1 - (idle1 - idle0) / max(total1 - total0, 1)
+    return f"the machine is busy (its cores {used:.0%} in use)" if used > 0.5 else ""
 
 
 def evaluation_images(job: Job) -> tuple[int, int]:
