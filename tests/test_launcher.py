@@ -84,6 +84,18 @@ def test_machine_busy_is_the_share_of_cpu_time_not_idle(tmp_path, monkeypatch):
     assert plan_module.machine_busy(torch.device("cuda")) == ""  # a GPU's plan does not ask
 
 
+def test_cpu_name_tells_hosts_of_one_name_apart(tmp_path, monkeypatch):
+    import isogen.runs as runs_module
+
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(runs_module, "CPUINFO", cpuinfo)
+    for flags, name in (("fpu sse2 avx avx2 fma", "AMD EPYC (AVX2)"), ("avx2 avx512f avx512bw", "AMD EPYC (AVX-512)"),
+                        ("fpu sse2", "AMD EPYC")):
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n\n"
+                           "processor\t: 1\nmodel name\t: other\nflags\t\t: avx512f\n")
+        assert runs_module.cpu_name() == name
+
+
 def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, capsys, monkeypatch):
     import isogen.plan as plan_module
 

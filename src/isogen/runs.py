@@ -64,14 +64,22 @@ def environment(device: torch.device) -> dict:
     }
 
 
+CPUINFO = Path("/proc/cpuinfo")
+
+
 def cpu_name() -> str:
+    """The CPU's model name and its widest vector instructions: hosts that share a name ("AMD EPYC") can differ
+    in them, and with them in speed; plan's cached step times are keyed by this."""
+    first: dict[str, str] = {}  # each key's value for the first processor
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        for line in CPUINFO.read_text().splitlines():
+            key, _, value = line.partition(":")
+            first.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor()
+    name, flags = first.get("model name") or platform.processor(), set(first.get("flags", "").split())
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+    return f"{name} ({vectors})" if vectors else name
 
 
 def encoder_folder(run_dir: Path, config: Config) -> Path:
