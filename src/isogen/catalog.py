@@ -72,8 +72,9 @@ ENDPOINTS = [  # (question, column, A, B): the per-seed difference A - B
 PROBE_METHODS = ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss", "ae-gmm")
 PROBE_EPOCHS, PROBE_DECODER_EPOCHS = (1, 2, 4, 8, 16), (1, 2, 4, 8, 16)
 # Encoder budgets that get seeds 1-2 beside seed 0: the provisional budget first (its seed interval is what the
-# change to the next doubling is measured against); later sessions add the budgets the curves point to.
-PROBE_SEEDED = {4: [0, 1, 2]}
+# change to the next doubling is measured against); later sessions add the budgets the curves point to. 8: at 4
+# epochs Q4's change to 8 (a 3-seed mean against seed 0 alone) was at the edge of its interval.
+PROBE_SEEDED = {4: [0, 1, 2], 8: [0, 1, 2]}
 # The decoder's doubling runs on the seeded encoders: their own 4-epoch decoder stage is a seeded point, so
 # the decoder's change to the next doubling is judged against a seed interval too; the provisional decoder
 # budget (BUDGET below, before the probe decided) gets seeds 1-2 as well, each on the encoder of its seed.
