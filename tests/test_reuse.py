@@ -51,3 +51,54 @@ def test_only_the_decoders_keys_may_change(source, tmp_path, capsys):
     assert main(["train", "--from", str(tmp_path / "nothing"), "--run-dir", str(tmp_path / "y")]) == 2
     assert "not a run folder" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_recompute_batchnorm_sets_the_clean_images_moments(mnist):
+    """Against an independent computation: the mean over equal batches of each batch's feature mean and
+    unbiased variance at the BatchNorm's input, in float64."""
+    from isogen.codes import recompute_batchnorm
+    from isogen.config import make_config
+    from isogen.data import as_float
+    from isogen.engine import new_model
+    from isogen.methods import make_method
+
+    torch.manual_seed(0)
+    model = new_model(make_method(make_config("smoke")), torch.device("cpu"))
+    norm = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    images = mnist.train_images[:600]
+    inputs = []
+    hook = norm.register_forward_hook(lambda module, args, out: inputs.append(args[0].double()))
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, 600, 200):
+            model.encoder(as_float(images[i:i + 200]))
+    hook.remove()
+    recompute_batchnorm(model, images, batch_size=200)
+    assert not model.encoder.training and norm.momentum == 0.1  # its mode and momentum restored
+    expected_mean = torch.stack([h.mean(0) for h in inputs]).mean(0)
+    expected_var = torch.stack([h.var(0, unbiased=True) for h in inputs]).mean(0)
+    torch.testing.assert_close(norm.running_mean.double(), expected_mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(norm.running_var.double(), expected_var, rtol=1e-4, atol=1e-6)
+    # the codes of those images under the new moments are what training mode gives one batch of all of them
+    with torch.no_grad():
+        fixed = model.encode(as_float(images))
+        model.encoder.train()
+        batch = model.encode(as_float(images))
+        model.encoder.eval()
+    assert torch.nn.functional.cosine_similarity(fixed, batch).min() > 0.99
+
+
+def test_bn_recompute_runs_when_the_encoders_stage_ends(source, tmp_path, mnist):
+    from isogen.codes import recompute_batchnorm
+
+    run = tmp_path / "recomputed"
+    assert main(["train", "--preset", "smoke", "--run-dir", str(run), "decoder_epochs=1", "bn_recompute=true",
+                 *SMOKE]) == 0
+    config, _, model = load_run(run)
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    recompute_batchnorm(model, mnist.training_split(config.train_subset)[0])  # again: nothing moves
+    for key, value in model.encoder.state_dict().items():
+        torch.testing.assert_close(value, before[key], msg=key)
+    plain = load_checkpoint(source)["model"]  # the same run without it: other moments, same weights
+    assert not torch.allclose(plain["encoder.8.running_mean"], before["8.running_mean"])
+    assert torch.equal(plain["encoder.0.weight"], before["0.weight"])

@@ -164,7 +164,8 @@ def study_cpu_fashion() -> StudySpec:
 def gap() -> StudySpec:
     """What does SIGReg need for a uniform point to decode like a real code? sigreg-sphere at the probe's budget
     (seed 0), one change at a time from the default: lambda from 0.3 to 10; at lambda = 1 the exact target, per-view
-    statistics, 1024 slices, batch 512, tau = 0.5, twice the epochs, half the views' affine ranges, D = 8, 16, 32,
+    statistics, 1024 slices, batch 512, tau = 0.5, twice the epochs, half the views' affine ranges, BatchNorm's
+    moments recomputed on the clean images, D = 8, 16, 32,
     SIGReg before normalisation (sigreg-gauss);
     and the Sphere Encoder beside them, also without the common decoder-only stage (which trains its decoder on
     clean codes alone) at the same total epochs. Each with the prior, a matched Gaussian, a GMM and the learned
@@ -183,6 +184,10 @@ def gap() -> StudySpec:
                # to ignore what its views change, which a decoder needs); weaker views ask less invariance
                Entry("weak-views", "sigreg-sphere", {**strong, "rotation_deg": 6.0, "translate_px": 1.0,
                                                       "scale_frac": 0.05, "shear_deg": 4.0}),
+               # BatchNorm's moments recomputed on the clean training images when the encoder's stage ends:
+               # under each batch's own moments the codes are near uniform, under the running ones far from
+               # it (results/bench/gap-quick.md)
+               Entry("bn-recompute", "sigreg-sphere", {**strong, "bn_recompute": True}),
                Entry("lambda-1", "sigreg-sphere", strong),
                # fewer dimensions: 60k codes cover a low-dimensional sphere more densely (at D = 64 a uniform
                # point is twice as far from its nearest training code as a test code is; study-probe)

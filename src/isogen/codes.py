@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .data import as_float
 from .files import save_torch
@@ -25,6 +26,26 @@ def encode_images(model: LatentModel, images: torch.Tensor, batch_size: int = 10
     device = next(model.parameters()).device
     return torch.cat([model.encode(as_float(images[i:i + batch_size].to(device))).float()
                       for i in range(0, len(images), batch_size)])
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: LatentModel, images: torch.Tensor, batch_size: int = 500) -> None:
+    """Set the encoder's BatchNorm running moments to those of the clean `images` ((N, 28, 28) uint8): the
+    average over batches of each batch's mean and unbiased variance (PyTorch's cumulative average). Training
+    normalises each batch of views by its own moments, and SIGReg is met under them; the codes of clean
+    images under the moments' running average can sit far from uniform (results/bench/gap-quick.md)."""
+    layers = [m for m in model.encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    device, was_training = next(model.parameters()).device, model.encoder.training
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average over the batches below
+    model.encoder.train()
+    for i in range(0, len(images), batch_size):
+        model.encoder(as_float(images[i:i + batch_size].to(device)))
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
+    model.encoder.train(was_training)
 
 
 def encoder_digest(model: LatentModel) -> str:

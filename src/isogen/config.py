@@ -41,6 +41,9 @@ class Config:
     cuda_graph: bool = True  # on CUDA, capture the training step once as a graph and replay it
     channels_last: bool = False  # NHWC memory layout for the convolutions
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always saved)
+    # when the encoder's stage ends, set its BatchNorm running moments to the clean training images' own
+    # (isogen.codes.recompute_batchnorm): the frozen encoder's codes then are what SIGReg saw in training
+    bn_recompute: bool = False
     # contrastive views: random affine transforms
     rotation_deg: float = 12.0
     translate_px: float = 2.0

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .codes import cached_codes, encoder_digest
+from .codes import cached_codes, encoder_digest, recompute_batchnorm
 from .config import DECODER_KEYS, Config
 from .data import Dataset, load_dataset
 from .distributed import SINGLE, Single
@@ -142,6 +142,8 @@ class Run:
                                 "fp32 (precision=fp32)")
         seconds = time.perf_counter() - self.started
         self.epoch += 1
+        if self.epoch == c.epochs and c.bn_recompute:  # the encoder's last epoch: before its checkpoint
+            recompute_batchnorm(self.model, self.device_images)
         last_step = (self.epoch - self.engine.first_epoch) * steps - 1  # in this stage's schedule
         # a one-stage run's records stay as they were; the decoder's stage is marked
         stage = {"stage": "decoder"} if self.engine.stage.name == "decoder" else {}
