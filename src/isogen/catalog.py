@@ -101,8 +101,9 @@ def probe() -> StudySpec:
                      entries=entries, dims=[64], seeds=[0], eval=EvalOptions(kid_samples=0, maps=False))
 
 
-# The budget the probe chose (bench/probe_report.py, results/study-probe/report/probe.md): encoder epochs,
-# then decoder-only epochs on the frozen encoder's codes.
+# The budget the probe chose (bench/probe_report.py, results/study-probe/report/probe.md): encoder epochs (4:
+# its verdict with seeds 0-2 at 4 and 8), then decoder-only epochs on the frozen encoder's codes (2: provisional
+# until the decoder's doubling is in).
 BUDGET = {"epochs": 4, "decoder_epochs": 2}
 ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM (and the oracle)
 Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
