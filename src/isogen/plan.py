@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import torch
 
@@ -121,7 +122,7 @@ def machine_busy(device: torch.device, seconds: float = 0.5) -> str:
         return ""
 
     def idle_and_total() -> tuple[int, int]:
-        ticks = [int(t) for t in open(PROC_STAT).readline().split()[1:]]
+        ticks = [int(t) for t in Path(PROC_STAT).read_text().split("\n", 1)[0].split()[1:]]
         return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
 
     try:
