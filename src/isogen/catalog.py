@@ -71,14 +71,19 @@ ENDPOINTS = [  # (question, column, A, B): the per-seed difference A - B
 
 PROBE_METHODS = ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss", "ae-gmm")
 PROBE_EPOCHS, PROBE_DECODER_EPOCHS = (1, 2, 4, 8, 16), (1, 2, 4, 8, 16)
-# Encoder budgets that get seeds 1-2 beside seed 0: the provisional budget first (its seed interval is what the
-# change to the next doubling is measured against); later sessions add the budgets the curves point to. 8: at 4
-# epochs Q4's change to 8 (a 3-seed mean against seed 0 alone) was at the edge of its interval.
-PROBE_SEEDED = {4: [0, 1, 2], 8: [0, 1, 2]}
-# The decoder's doubling runs on the seeded encoders: their own 4-epoch decoder stage is a seeded point, so
-# the decoder's change to the next doubling is judged against a seed interval too; the provisional decoder
-# budget (BUDGET below, before the probe decided) gets seeds 1-2 as well, each on the encoder of its seed.
-PROBE_DECODER_ON, PROBE_DECODER_SEEDED = 4, {2: [0, 1, 2]}
+# Budgets that get seeds 1-2 beside seed 0, for the methods an endpoint compares (ae-gmm answers none: it gets
+# them only at the encoder budget the studies use, for its curves' spread there). Encoder: the provisional
+# budget (its seed interval is what the change to the next doubling is measured against) and 8 (at 4 epochs
+# Q4's change to 8, a 3-seed mean against seed 0 alone, was at the edge of its interval). The decoder's doubling
+# runs on the seeded encoders, so their own 4-epoch decoder stage is a seeded point; 1 and 2 decoder epochs get
+# seeds 1-2 too, each on the encoder of its seed, so that the rule can choose either.
+PROBE_SEEDED, PROBE_DECODER_ON, PROBE_DECODER_SEEDED = {4: [0, 1, 2], 8: [0, 1, 2]}, 4, {1: [0, 1, 2], 2: [0, 1, 2]}
+ENDPOINT_ARMS = {arm for _, _, a, b in ENDPOINTS for arm in (a, b)}
+
+
+def probe_seeds(method: str, budget: int, seeded: dict[int, list[int]], every_method: bool = False) -> list[int]:
+    """The seeds of a probe budget: seed 0 alone unless the budget is seeded and an endpoint needs the method."""
+    return seeded.get(budget, []) if method in ENDPOINT_ARMS or every_method else []
 
 
 def probe() -> StudySpec:
@@ -87,11 +92,13 @@ def probe() -> StudySpec:
     the same encoders; their own run is the 4-epoch point). Trained budget by budget, cheapest first, with the
     16-epoch decoders and encoders last (only a moving answer at 8 needs them). Seed 0; the budgets in
     PROBE_SEEDED and PROBE_DECODER_SEEDED also seeds 1-2, trained right after their seed 0."""
-    encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e}, seeds=PROBE_SEEDED.get(e, [])) for m in PROBE_METHODS]
+    encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e},
+                          seeds=probe_seeds(m, e, PROBE_SEEDED, every_method=e == BUDGET["epochs"]))
+                    for m in PROBE_METHODS]
                 for e in PROBE_EPOCHS}
     own_decoder_epochs = 4
     decoders = {d: [Entry(f"{m}-e{PROBE_DECODER_ON}-dec{d}", m, {"decoder_epochs": d},
-                          encoder=f"{m}-e{PROBE_DECODER_ON}", seeds=PROBE_DECODER_SEEDED.get(d, []))
+                          encoder=f"{m}-e{PROBE_DECODER_ON}", seeds=probe_seeds(m, d, PROBE_DECODER_SEEDED))
                     for m in PROBE_METHODS]
                 for d in PROBE_DECODER_EPOCHS if d != own_decoder_epochs}
     longest = PROBE_EPOCHS[-1]
