@@ -47,7 +47,7 @@ def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, 
                                 "entries": [{"label": "sigreg", "method": "sigreg-sphere"},
                                             {"label": "vae", "method": "vae"}],
                                 "dims": [8], "eval": TINY_EVAL}, "nan").validate()
-    failures = run_study(spec, tmp_path, concurrent=2, eval_workers=1, progress=False)  # evaluated in a worker
+    failures = run_study(spec, tmp_path, concurrent=2, eval_workers=1, launcher="local", progress=False)  # interleaved
     assert list(failures) == ["sigreg-d8-s0"] and "non-finite loss: term 'infonce' = nan at step 3" in failures[
         "sigreg-d8-s0"]
     for name in ("metrics.json", "samples.png", "interpolations.png", "figures/spectrum.png"):
@@ -106,7 +106,8 @@ def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, cap
                                                                              "decoder_epochs": 1}}],
             "dims": [8], "seeds": [0, 1], "eval": TINY_EVAL}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    command = ["study", str(tmp_path / "spec.json"), "--plan", "--out", str(tmp_path / "out"), "--device", "cpu"]
+    command = ["study", str(tmp_path / "spec.json"), "--plan", "--out", str(tmp_path / "out"), "--device", "cpu",
+               "--launcher", "local"]
     monkeypatch.setattr(plan_module, "machine_busy", lambda device: "the machine is busy (its cores 90% in use)")
     assert main(command) == 0
     out = capsys.readouterr().out
@@ -120,6 +121,13 @@ def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, cap
     assert main(command) == 0  # the same estimate, from the cache: nothing timed, so nothing to warn of
     assert capsys.readouterr().out == "".join(line for line in out.splitlines(keepends=True) if "warning" not in line)
     assert not (tmp_path / "out").exists()  # a plan trains and writes nothing
+    # a CPU's default: 2 runs at once in worker processes, their speed-up timed together in two processes
+    monkeypatch.undo()
+    monkeypatch.setenv("ISOGEN_CACHE", str(tmp_path / "cache"))
+    assert main(command[:-2]) == 0
+    out = capsys.readouterr().out
+    assert "6 to do; 2 at a time on cpu" in out and "2 runs at once in worker processes: " in out
+    assert out.count("2 processes, encoder step ('sigreg-sphere'") == 1
 
 
 def test_a_cuda_error_that_breaks_the_process_stops_the_study_with_one_message(tmp_path, monkeypatch, capsys):
@@ -134,7 +142,7 @@ def test_a_cuda_error_that_breaks_the_process_stops_the_study_with_one_message(t
             "eval": TINY_EVAL}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     assert main(["study", str(tmp_path / "spec.json"), "--out", str(tmp_path / "out"), "--device", "cpu",
-                 "--no-progress"]) == 2
+                 "--launcher", "local", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "a CUDA error that stays with the process stopped the study at a-d8-s0" in err[0]
     assert [f["name"] for f in read_jsonl(tmp_path / "out" / "failures.jsonl")] == ["a-d8-s0"]  # b never started

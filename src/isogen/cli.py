@@ -31,7 +31,7 @@ from .distributed import launched_by_torchrun, world_from_environment
 from .errors import IsogenError
 from .explore import MAPS, serve, write_explorer
 from .files import read_json
-from .launcher import Job, choose_concurrency, describe_failure, train_all
+from .launcher import Job, choose_concurrency, describe_failure, study_concurrency, study_launcher, train_all
 from .methods import check_keys
 from .metrics.evaluate import EvalOptions, evaluate_run
 from .metrics.schema import summary
@@ -99,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.add_argument("--plan", action="store_true", help="print the runs, the concurrency and a timed estimate; "
                                                         "train nothing")
-    p.add_argument("--concurrent", type=int, default=0, help="runs trained at once (0: from free memory; 1 on CPU)")
+    p.add_argument("--concurrent", type=int, default=0,
+                   help="runs trained at once (0: in worker processes 2, in this process as the memory holds)")
     p.add_argument("--eval-workers", type=int, default=-1,
                    help="background evaluation processes (-1: one on CUDA, none on CPU)")
-    p.add_argument("--launcher", choices=LAUNCHERS, default="local",
-                   help="local: this machine; submitit: a Slurm job array, one task per run; submitit-local: "
-                        "the same tasks as local processes")
+    p.add_argument("--launcher", choices=LAUNCHERS, default="auto",
+                   help="auto: processes on a CPU, local on a GPU; processes: each run in a worker process with "
+                        "its share of the CPU's cores; local: runs interleaved in this process; submitit: a Slurm "
+                        "job array, one task per run; submitit-local: the same tasks as local processes")
     slurm = SlurmOptions()
     p.add_argument("--partition", default=slurm.partition, help="Slurm partition (default: the cluster's)")
     p.add_argument("--time-min", type=int, default=slurm.time_min, help="minutes per task (requeued beyond)")
@@ -266,7 +268,9 @@ def cmd_study(args) -> int:
     out = args.out or Path("results") / spec.name
     if args.plan:
         jobs, device = pending_jobs(spec, out, args.device), resolve_device(args.device)
-        print(plan(jobs, len(spec.runs()), args.concurrent or choose_concurrency(jobs, device), device, spec.name))
+        launcher = study_launcher(args.launcher, device)
+        concurrent = args.concurrent or study_concurrency(jobs, device, launcher)
+        print(plan(jobs, len(spec.runs()), concurrent, device, spec.name, launcher))
         return 0
     slurm = SlurmOptions(args.partition, args.time_min, args.gpus_per_task, args.cpus_per_task, args.mem_gb,
                          args.array_parallelism)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .errors import IsogenError
 from .launcher import Job, describe_failure, evaluate, train_all
 
-LAUNCHERS = ("local", "submitit", "submitit-local")
+LAUNCHERS = ("auto", "local", "processes", "submitit", "submitit-local")
 
 
 @dataclass

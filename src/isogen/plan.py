@@ -5,16 +5,20 @@ encoder stage's: method, batch, D, networks, slices, whether the decoder trains 
 stage's: decoder, width, D, batch) takes a few timed steps on the device after a warm-up (which includes
 CUDA graph capture), as do an Inception image and a stochastic decoder's image; the times are cached per
 device name and torch version (files.cache_dir()/plan-times.json), so a second plan reads them. With K
-runs at once, the measured throughput of one run is divided by K interleaved runs' speed-up, measured too.
+runs at once, the measured throughput of one run is divided by their speed-up, measured too: on CUDA of K
+interleaved runs, on a CPU of K worker processes (training by an encoder step's, evaluation by Inception's).
 Evaluation besides Inception and stochastic decoding (probes, classifier features, PRDC, pictures) is
 OTHER_EVAL_S a run, measured on the 2-core CPU (a guess elsewhere).
 """
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .config import Config
@@ -22,7 +26,7 @@ from .cuda_graph import CAPTURE_AFTER
 from .data import as_float
 from .engine import Engine, new_model
 from .files import cache_dir, read_json, write_json
-from .launcher import Job, dataset_for
+from .launcher import Job, dataset_for, start_worker
 from .methods import make_method
 from .metrics.inception import InceptionFeatures
 from .models import DECODERS
@@ -64,8 +68,9 @@ def stage_of(config: Config, decoder: bool) -> tuple[str, tuple]:
     return "encoder", tuple(getattr(config, k) for k in ENCODER_SHAPE) + extra
 
 
-def seconds_per_round(config: Config, images: torch.Tensor, decoder: bool, count: int = 1) -> float:
-    """Wall time of one step of each of `count` fresh engines of this stage, interleaved, after a warm-up."""
+def seconds_per_round(config: Config, images: torch.Tensor, decoder: bool, count: int = 1, together=None) -> float:
+    """Wall time of one step of each of `count` fresh engines of this stage, interleaved, after a warm-up (and,
+    given a barrier `together`, after every process timing beside this one has warmed up too)."""
     config = dataclasses.replace(config, epochs=max(config.epochs, CAPTURE_AFTER + 2 + TIMED_STEPS),
                                  decoder_epochs=max(config.decoder_epochs, int(decoder)), encoder_from="")
     group = []
@@ -87,6 +92,8 @@ def seconds_per_round(config: Config, images: torch.Tensor, decoder: bool, count
             torch.cuda.synchronize(images.device)
 
     rounds(CAPTURE_AFTER + 2)
+    if together is not None:
+        together.wait()
     started = time.perf_counter()
     rounds(TIMED_STEPS)
     return (time.perf_counter() - started) / TIMED_STEPS
@@ -104,12 +111,25 @@ def seconds_per_decoded_image(config: Config, device: torch.device) -> float:
     return (time.perf_counter() - started) / len(codes)
 
 
-def seconds_per_inception_image(device: torch.device, images: torch.Tensor) -> float:
+def seconds_per_inception_image(device: torch.device, images: torch.Tensor, together=None) -> float:
     inception = InceptionFeatures(device)
     inception(images[:8])  # warm-up
+    if together is not None:
+        together.wait()
     started = time.perf_counter()
     inception(images[:32])
     return (time.perf_counter() - started) / 32
+
+
+def in_processes(count: int, measure, *args) -> float:
+    """measure(*args, together=barrier) in `count` CPU worker processes at once (how a CPU study trains `count`
+    runs), each with its share of the cores, timed together after every one has warmed up: their mean."""
+    context, threads = multiprocessing.get_context("spawn"), max(1, torch.get_num_threads() // count)
+    with context.Manager() as manager, ProcessPoolExecutor(count, mp_context=context, initializer=start_worker,
+                                                           initargs=(threads,)) as pool:
+        together = manager.Barrier(count)
+        return float(np.mean([f.result() for f in [pool.submit(measure, *args, together=together)
+                                                    for _ in range(count)]]))
 
 
 PROC_STAT = "/proc/stat"
@@ -145,7 +165,8 @@ def evaluation_images(job: Job) -> tuple[int, int]:
     return inception, decoded
 
 
-def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device, name: str) -> str:
+def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device, name: str,
+         launcher: str = "local") -> str:
     lines = [f"{name}: {total_runs} runs, {len(jobs)} to do; {concurrent} at a time on {device} "
              f"({environment(device)['device_name']})"]
     if not jobs:
@@ -171,7 +192,22 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device
     per_image = timings.get("inception image", lambda: seconds_per_inception_image(
         device, as_float(data.test_images[:40]))) if inception_images else 0.0
     eval_s += per_image * inception_images
-    if concurrent > 1:  # K interleaved runs of the commonest encoder shape against one
+    if concurrent > 1 and launcher == "processes":  # K worker processes: training and evaluation, each measured
+        c, shape = jobs[0].config, stage_of(jobs[0].config, False)[1]
+        one = timings.get(f"encoder step {shape}", lambda: seconds_per_round(c, images, False))
+        k = timings.get(f"{concurrent} processes, encoder step {shape}",
+                        lambda: in_processes(concurrent, seconds_per_round, c, images, False))
+        train_speedup = eval_speedup = concurrent * one / k
+        if inception_images:  # evaluation's largest part
+            pictures = as_float(data.test_images[:40])
+            k_image = timings.get(f"{concurrent} processes, inception image",
+                                  lambda: in_processes(concurrent, seconds_per_inception_image, device, pictures))
+            eval_speedup = concurrent * per_image / k_image
+        lines.append(f"  {concurrent} runs at once in worker processes: {train_speedup:.2f}x the training throughput "
+                     f"of one, {eval_speedup:.2f}x its evaluation's ({'Inception' if inception_images else 'training'}"
+                     "'s speed-up)")
+        train_s, eval_s = train_s / train_speedup, eval_s / eval_speedup
+    elif concurrent > 1:  # K interleaved runs of the commonest encoder shape against one
         c = jobs[0].config
         one = timings.get(f"encoder step {stage_of(c, False)[1]}", lambda: seconds_per_round(c, images, False))
         k = timings.get(f"{concurrent} interleaved {stage_of(c, False)[1]}",

@@ -18,7 +18,15 @@ from .config import Config, make_config
 from .data import Dataset
 from .errors import IsogenError
 from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
-from .launcher import Evaluations, Job, choose_concurrency, describe_failure, train_all
+from .launcher import (
+    Evaluations,
+    Job,
+    describe_failure,
+    study_concurrency,
+    study_launcher,
+    train_all,
+    train_in_processes,
+)
 from .runs import CHECKPOINT, resolve_device
 from .study import RunPlan, StudySpec
 from .train import config_differences
@@ -58,9 +66,11 @@ def pending_jobs(spec: StudySpec, out: Path, device: str) -> list[Job]:
 
 
 def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True, concurrent: int = 0,
-              eval_workers: int = -1, launcher: str = "local", slurm: SlurmOptions | None = None) -> dict[str, str]:
-    """Train and evaluate every pending run: here, `concurrent` runs at a time (0: chosen from the free memory),
-    evaluated in `eval_workers` background processes (-1: one on CUDA, none on a CPU); or with
+              eval_workers: int = -1, launcher: str = "auto", slurm: SlurmOptions | None = None) -> dict[str, str]:
+    """Train and evaluate every pending run here, `concurrent` at a time (0: launcher.study_concurrency): with
+    launcher="processes" (a CPU's default) each in a worker process with its share of the cores, with "local"
+    (a GPU's) interleaved in this process and evaluated in `eval_workers` background processes (-1: one on
+    CUDA, none on a CPU); or with
     launcher="submitit", one Slurm array task per run (isogen.cluster). Returns the runs that failed,
     name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
     out = Path(out)
@@ -70,15 +80,18 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
     remove_stale_temporaries(out)  # of a study killed while writing its records
     jobs = pending_jobs(spec, out, device)
     total = len(spec.runs())
-    if launcher != "local":
+    if launcher.startswith("submitit"):
         resolved, concurrent = launcher, len(jobs)
         print(f"{spec.name}: {len(jobs)} of {total} runs to do, one {launcher} task each")
     else:
         resolved = resolve_device(device)
-        concurrent = concurrent or choose_concurrency(jobs, resolved)
+        launcher = study_launcher(launcher, resolved)
+        concurrent = concurrent or study_concurrency(jobs, resolved, launcher)
         eval_workers = eval_workers if eval_workers >= 0 else int(resolved.type == "cuda")
-        print(f"{spec.name}: {len(jobs)} of {total} runs to do on {resolved}, {concurrent} at a time, "
-              f"evaluated {'in ' + str(eval_workers) + ' worker process(es)' if eval_workers else 'after each run'}")
+        how = (f"{concurrent} at a time, each in a worker process" if launcher == "processes" else
+               f"{concurrent} at a time, evaluated "
+               + (f"in {eval_workers} worker process(es)" if eval_workers else "after each run"))
+        print(f"{spec.name}: {len(jobs)} of {total} runs to do on {resolved}, {how}")
     timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
     failures: dict[str, str] = {}
     started = time.perf_counter()
@@ -94,9 +107,11 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
         write_jsonl(out / "timings.jsonl", list(timings.values()))
 
     try:
-        if launcher != "local":  # in waves: the runs that decode another run's encoder after those runs
+        if launcher.startswith("submitit"):  # in waves: a run that decodes another's encoder after that run
             for wave in ([j for j in jobs if j.needs is None], [j for j in jobs if j.needs is not None]):
                 run_on_cluster(wave, device, out / "submitit", launcher, slurm or SlurmOptions(), evaluated, progress)
+        elif launcher == "processes":
+            train_in_processes(jobs, concurrent, device, evaluated, progress)
         else:
             datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
             evaluations = Evaluations(device, eval_workers, datasets, evaluated)
