@@ -139,7 +139,7 @@ def core_entries(dims_too: bool) -> list[Entry]:
 
 def baseline_entries() -> list[Entry]:
     """The autoencoder baselines at fewer seeds, each with its knob; vae and ae-gmm also at D = 16, the
-    latent size of Ghosh et al. 2020's MNIST table, with Inception FID there."""
+    latent size of Ghosh et al. 2020's MNIST table, with Inception FID there; and the Sphere Encoder."""
     return [Entry("vae", "vae", {"samplers": ALL_SAMPLERS}, dims=[64, 16], literature=16, seeds=BASELINE_SEEDS),
             Entry("beta-vae", "beta-vae", {"samplers": ALL_SAMPLERS}, grid={"beta": [2.0, 8.0]},
                   seeds=BASELINE_SEEDS),
@@ -148,6 +148,9 @@ def baseline_entries() -> list[Entry]:
             Entry("eccentric-ae", "eccentric-ae", {"samplers": ALL_SAMPLERS}, grid={"eccentric_weight": [0.001, 0.1]},
                   seeds=BASELINE_SEEDS),
             Entry("ae-gmm", "ae-gmm", {"samplers": "matched,gmm"}, dims=[64, 16], literature=16,
+                  seeds=BASELINE_SEEDS),
+            # the Sphere Encoder (Yue et al. 2026), the arm to beat: its knob is the jitter's largest angle
+            Entry("sphere-ae", "sphere-ae", {"samplers": ALL_SAMPLERS}, grid={"sphere_noise_deg": [60.0, 89.0]},
                   seeds=BASELINE_SEEDS)]
 
 
