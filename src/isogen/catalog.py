@@ -55,9 +55,9 @@ QUESTIONS = [
              ("ep_n", "ep_null_n", "spread", "rank", "mrl", "unif", "align", "cfid_prior", "probe")),
     Question("Q5", "Is isotropy enough to replace a learned code generator?",
              "Decoding the prior, a learned code generator (RCG's representation model: a flow-matching residual "
-             "MLP fitted to the training codes) and real training codes (the oracle), with the deterministic and "
-             "the flow-matching decoder ('-flow' entries decode the same encoders). If isotropy is enough, the gap "
-             "prior - learned is small for the isotropic encoders and large for the others.",
+             "MLP fitted to the training codes) and real training codes (the oracle), with the deterministic "
+             "decoder and ('-flow' entries, the same encoders' first seed) the flow-matching one. If isotropy is "
+             "enough, the gap prior - learned is small for the isotropic encoders and large for the others.",
              ("cfid_prior", "cfid_learned", "cfid_gap", "cfid_oracle", "code_fd_prior", "code_fd_learned",
               "confident", "confident_learned")),
 ]
@@ -66,7 +66,7 @@ ENDPOINTS = [  # (question, column, A, B): the per-seed difference A - B
     ("Q2", "cfid_prior", "sigreg-sphere", "infonce"),
     ("Q3", "cfid_prior", "sigreg-sphere", "sigreg-gauss"),
     ("Q4", "ep_n", "sigreg-sphere", "infonce-uniform"),
-    ("Q5", "cfid_gap", "sigreg-sphere-flow", "infonce-flow"),
+    ("Q5", "cfid_gap", "sigreg-sphere", "infonce"),  # the deterministic decoder (FLOW below says why)
 ]
 
 PROBE_METHODS = ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss", "ae-gmm")
@@ -114,6 +114,10 @@ def probe() -> StudySpec:
 BUDGET = {"epochs": 4, "decoder_epochs": 2}
 ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM (and the oracle)
 Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
+# The flow decoder at the CPU's decoder budget is limited by its own training (a width-32 flow after one epoch on
+# a probe encoder's codes: 0.43 of decoded real codes read confidently, against about 0.9 for the deterministic
+# decoder; results/bench/flow-steps.md) and costs 8.6x a deterministic decoder's step: Q5's endpoint is the
+# deterministic decoder's gap at 5 seeds, and the flow decodes each of the four encoders' first seed.
 FLOW = {"decoder": "flow", "samplers": "prior,learned", "decoder_width": 32}
 # A flow decoder draws each image with an ODE: its runs are judged on fewer images (2000 per sampler; Q5 compares
 # its prior and learned samplers at this one n), with fewer reconstructions and paths.
@@ -157,9 +161,8 @@ def baseline_entries() -> list[Entry]:
 def study_cpu() -> StudySpec:
     """Q1-Q5 on MNIST at the probe's budget on two CPU cores: the core arms at 5 seeds, the baselines at 3,
     D in {32, 128} for SIGReg and InfoNCE at 3 seeds, each method's knob at seed 0, the flow decoder on the
-    four contrastive encoders at 3 seeds (Question 5, paired with their deconv decoders)."""
-    flows = [Entry(f"{method}-flow", method, FLOW, encoder=method, seeds=BASELINE_SEEDS, eval=FLOW_EVAL)
-             for method in Q5_ENCODERS]
+    four contrastive encoders' seed 0 (Question 5, beside their deconv decoders)."""
+    flows = [Entry(f"{method}-flow", method, FLOW, encoder=method, seeds=[0], eval=FLOW_EVAL) for method in Q5_ENCODERS]
     return StudySpec(name="study-cpu", preset="", overrides={**CPU, **BUDGET},
                      entries=core_entries(dims_too=True) + baseline_entries() + flows, dims=[64], seeds=CORE_SEEDS,
                      eval=EvalOptions(maps=False))
