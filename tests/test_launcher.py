@@ -9,7 +9,7 @@ import isogen.memory as memory
 from isogen.cli import main
 from isogen.config import make_config
 from isogen.files import read_jsonl
-from isogen.launcher import Job, choose_concurrency
+from isogen.launcher import Job, choose_concurrency, study_concurrency, study_launcher, train_in_processes
 from isogen.runner import run_study
 from isogen.runs import load_checkpoint
 from isogen.study import StudySpec
@@ -57,9 +57,23 @@ def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, 
     assert read_jsonl(tmp_path / "sessions.jsonl")[-1]["failed"] == 1
 
 
+def test_in_worker_processes_a_failed_run_fails_the_runs_that_decode_its_encoder(tmp_path):
+    blocker = tmp_path / "a-file"  # a run folder that cannot be made: the run fails in its worker
+    blocker.write_text("")
+    config = make_config("smoke", {"epochs": "1", "train_subset": "512", "method": "vae", "device": "cpu"})
+    jobs = [Job("a", config, blocker / "a"), Job("b", config, tmp_path / "b", needs=blocker / "a")]
+    done: list[tuple[str, str]] = []
+    train_in_processes(jobs, 2, "cpu", lambda name, error: done.append((name, str(error))), progress=False)
+    assert [name for name, _ in done] == ["a", "b"] and "the run whose encoder it decodes (a) failed" in done[1][1]
+    assert not (tmp_path / "b").exists()  # never started
+
+
 def test_concurrency_follows_the_free_memory(monkeypatch):
     jobs = [Job(str(i), make_config("full"), None) for i in range(40)]
     assert choose_concurrency(jobs, torch.device("cpu")) == 1
+    cpu = torch.device("cpu")
+    assert study_launcher("auto", cpu) == "processes" and study_launcher("auto", torch.device("cuda")) == "local"
+    assert study_concurrency(jobs, cpu, "processes") == min(2, torch.get_num_threads())  # a core or more each
     cuda = torch.device("cuda")  # only its type is read
     largest = sum(memory.estimate_bytes(jobs[0].config, 60000).values())
     monkeypatch.setattr("isogen.launcher.free_bytes", lambda device: 80 * 2**30)
