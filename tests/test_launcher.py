@@ -131,6 +131,7 @@ def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, cap
     # stage, and the flow decoder's sampling (counted for both of its runs)
     assert out.count("encoder step ('sigreg-sphere'") == 1 and out.count("decoder step ('flow'") == 1
     assert out.count("decode ('flow', 16, 8, 2, 'midpoint', 1.0)") == 1
+    assert out.count("sampler ('prior', 'sphere', 8, 100)") == 1  # fitted and drawn at the evaluation's n
     monkeypatch.setattr(plan_module, "seconds_per_round", lambda *a, **k: pytest.fail("measured again"))
     assert main(command) == 0  # the same estimate, from the cache: nothing timed, so nothing to warn of
     assert capsys.readouterr().out == "".join(line for line in out.splitlines(keepends=True) if "warning" not in line)

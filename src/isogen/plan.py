@@ -3,7 +3,8 @@
 Costs are measured, not guessed, and measured once: each distinct step shape among the pending runs (the
 encoder stage's: method, batch, D, networks, slices, whether the decoder trains beside; the decoder
 stage's: decoder, width, D, batch) takes a few timed steps on the device after a warm-up (which includes
-CUDA graph capture), as do an Inception image and a stochastic decoder's image; the times are cached per
+CUDA graph capture), as do an Inception image, a stochastic decoder's image and each code sampler's fit and
+draw (a learned code flow's thousands of steps, a GMM's EM); the times are cached per
 device name and torch version (files.cache_dir()/plan-times.json), so a second plan reads them. With K
 runs at once, the measured throughput of one run is divided by their speed-up, measured too: on CUDA of K
 interleaved runs, on a CPU of K worker processes (training by an encoder step's, evaluation by Inception's).
@@ -111,6 +112,17 @@ def seconds_per_decoded_image(config: Config, device: torch.device) -> float:
     return (time.perf_counter() - started) / len(codes)
 
 
+def seconds_per_sampler(config: Config, name: str, draws: int, device: torch.device) -> float:
+    """A sampler's fit to as many codes as the training set has (60k draws of the prior stand in for them) with
+    the run's fit budget, then `draws` codes from it: a learned code flow's 4000 steps, a GMM's EM."""
+    method = make_method(config)
+    codes = method.geometry.prior(60000, config.embed_dim, torch.Generator().manual_seed(0), torch.float32)
+    started = time.perf_counter()
+    method.samplers()[name].fit(codes.to(device), device, torch.Generator().manual_seed(0),
+                                config.sampler_fit_steps).sample(draws, torch.Generator().manual_seed(1))
+    return time.perf_counter() - started
+
+
 def seconds_per_inception_image(device: torch.device, images: torch.Tensor, together=None) -> float:
     inception = InceptionFeatures(device)
     inception(images[:8])  # warm-up
@@ -186,6 +198,12 @@ def plan(jobs: list[Job], total_runs: int, concurrent: int, device: torch.device
         inception, decoded = evaluation_images(job)
         inception_images += inception
         eval_s += OTHER_EVAL_S[device.type] * (job.eval.samples / 10000)
+        method = make_method(c)
+        for name, sampler in method.samplers().items():  # fitted when the run is evaluated
+            shape = (name, method.geometry.name, c.embed_dim, job.eval.samples,
+                     *(getattr(c, k) for k in sorted(sampler.config_keys)))
+            eval_s += timings.get(f"sampler {shape}", lambda c=c, name=name, n=job.eval.samples:
+                                  seconds_per_sampler(c, name, n, device))
         if DECODERS[c.decoder].stochastic:
             shape = tuple(getattr(c, k) for k in SAMPLING_SHAPE)
             eval_s += decoded * timings.get(f"decode {shape}", lambda c=c: seconds_per_decoded_image(c, device))
