@@ -42,6 +42,7 @@ def test_presets_validate_and_plan_their_runs():
     cpu = {r.name: r for r in load_spec("study-cpu").runs()}
     assert cpu["sigreg-sphere-flow-d64-s0"].eval.samples == 2000 and cpu["sigreg-sphere-d64-s0"].eval.samples == 10000
     assert cpu["vae-d16-s0"].eval.fid_samples == 10000 and cpu["vae-d16-s1"].eval.fid_samples == 0  # literature
+    assert cpu["vae-d16-s0"].eval.kid_samplers == 3 and cpu["ae-gmm-d16-s0"].eval.kid_samplers == 2  # all samplers
     with pytest.raises(IsogenError, match="unknown method"):
         tiny(entries=[{"label": "x", "method": "gan"}])
     with pytest.raises(IsogenError, match=r"sets \['lr'\]"):

@@ -6,7 +6,7 @@ entry's knob grid, and the runs that reuse another entry's encoders; planned her
               another entry whose trained encoder its runs decode (a run built with `--from`: only the
               decoder's keys may differ), so two decoders of one encoder are a paired comparison and the
               encoder trains once; `literature`: its first seed's run at that D gets Inception FID at
-              n = literature_fid,
+              n = literature_fid for every sampler,
               to stand beside published numbers (at the D it names); `eval`: its runs' evaluation options
               over the study's (a flow decoder's runs sample fewer images: it costs an ODE per image).
     RunPlan   one run: its folder name, entry, D, seed, the grid point it varies (if any), its config
@@ -147,10 +147,13 @@ class StudySpec:
 
     def _run(self, entry: Entry, dim: int, seed: int, varied: tuple[str, Scalar] | None) -> RunPlan:
         suffix = f"-{varied[0]}{varied[1]}" if varied else ""
-        fid = self.literature_fid if dim == entry.literature and seed == (entry.seeds or self.seeds)[0] else 0
-        options = dataclasses.replace(self.eval, **entry.eval, **({"fid_samples": fid} if fid else {}))
-        return RunPlan(f"{entry.label}{suffix}-d{dim}-s{seed}", entry.label, dim, seed, varied,
-                       self.config_overrides(entry, dim, seed, varied),
+        overrides = self.config_overrides(entry, dim, seed, varied)
+        options = dataclasses.replace(self.eval, **entry.eval)
+        if dim == entry.literature and seed == (entry.seeds or self.seeds)[0]:  # every sampler: the literature
+            config = make_config(self.preset, overrides)  # reports a prior's FID and a GMM's
+            samplers = config.sampler_names() or METHODS[entry.method].default_samplers
+            options = dataclasses.replace(options, fid_samples=self.literature_fid, kid_samplers=len(samplers))
+        return RunPlan(f"{entry.label}{suffix}-d{dim}-s{seed}", entry.label, dim, seed, varied, overrides,
                        f"{entry.encoder}-d{dim}-s{seed}" if entry.encoder else "", options)
 
 
