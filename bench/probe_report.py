@@ -3,11 +3,16 @@
     PYTHONPATH=src python bench/probe_report.py [results/study-probe]   -> OUT/report/probe.md, probe.png
 
 Reads the finished runs of `isogen study study-probe` (committed small files suffice) and, for each budget
-(encoder epochs E, then decoder-only epochs on one seeded encoder budget, PROBE_DECODER_ON), every primary endpoint
-the probe's methods answer (isogen.catalog.ENDPOINTS: the per-seed difference A - B). The rule, stated before
-the numbers: the budget is the smallest E whose every endpoint moves over the next doubling by less than the
-half-width of its 95% seed interval at E (the interval needs seeds at E; a budget with one seed is marked
-"1 seed"). The curves show each method's raw metrics against the budget.
+(encoder epochs E, then decoder-only epochs on one seeded encoder budget, PROBE_DECODER_ON), every primary
+endpoint the probe's methods answer (isogen.catalog.ENDPOINTS: the per-seed difference A - B). The rule: the
+budget is the smallest E at which every endpoint moves over the next doubling by less than the half-width of
+its 95% seed interval at E (the interval needs seeds at E; a budget with one seed is marked "1 seed"); for the
+decoder, each arm's own value of an endpoint's column too, as the protocol trains the decoder to convergence
+on frozen codes (a longer-trained encoder is another representation, and its codes decode worse: that drift is
+an answer, not a want of convergence). The decoder's clause was added on 2026-12-02, after the numbers: on the
+decoder's doubling every arm's reconstruction and classifier FID still moved by a fifth or more per doubling
+while the differences between arms stayed inside their intervals, which the differences alone took for
+converged. The curves show each method's raw metrics against the budget.
 """
 from __future__ import annotations
 
@@ -48,33 +53,48 @@ def runs(out: Path) -> dict[tuple[str, str, int], dict[int, dict]]:
     return found
 
 
-def endpoint_rows(found: dict, kind: str, budgets: tuple[int, ...]) -> list[list[str]]:
+def verdict_rows(question: str, label: str, digits: int, series: list[tuple[int, dict[int, float]]]) -> list[list[str]]:
+    """One row per budget that has values ({seed: value}): their mean and 95% t-interval over seeds, the change
+    of the mean to the next doubling, and the verdict (stable: within the interval's half-width)."""
     rows = []
+    for (budget, values), (_, later) in zip(series, series[1:] + [(None, {})], strict=True):
+        if not values:
+            continue
+        mean = float(np.mean(list(values.values())))
+        interval = paired_difference(values, dict.fromkeys(values, 0.0)) if len(values) >= 2 else None
+        moved = float(np.mean(list(later.values()))) - mean if later else None
+        half = (interval.high - interval.low) / 2 if interval else None
+        verdict = "—" if moved is None else "1 seed" if half is None else "stable" if abs(moved) <= half else "moving"
+        rows.append([question, label, str(budget), str(len(values)),
+                     f"{mean:.{digits}f}" + (f" [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
+                                            if interval else ""),
+                     "—" if moved is None else f"{moved:+.{digits}f}", verdict])
+    return rows
+
+
+def endpoint_rows(found: dict, kind: str, budgets: tuple[int, ...], arms_too: bool = False) -> list[list[str]]:
+    """The rule's rows: each endpoint's difference A - B (paired by seed); with arms_too, then each arm's own
+    value of an endpoint's column, so that a decoder whose arms still move together is not taken for converged."""
+    def per_seed(arm: str, key: str, budget: int) -> dict[int, float]:
+        return {s: v for s, m in found.get((arm, kind, budget), {}).items()
+                if (v := value(m, COLUMNS[key].path)) is not None}
+
+    differences, arms = [], []
     for question, key, a, b in ENDPOINTS:
         if a not in PROBE_METHODS or b not in PROBE_METHODS:
             continue
         column = COLUMNS[key]
         series = []
         for budget in budgets:
-            per_seed = [{s: v for s, m in found.get((arm, kind, budget), {}).items()
-                         if (v := value(m, column.path)) is not None} for arm in (a, b)]
-            shared = sorted(set(per_seed[0]) & set(per_seed[1]))
-            diffs = [per_seed[0][s] - per_seed[1][s] for s in shared]
-            interval = paired_difference(*per_seed) if len(shared) >= 2 else None
-            series.append((budget, diffs, interval))
-        for (budget, diffs, interval), (_, later, _) in zip(series, series[1:] + [(None, [], None)], strict=True):
-            if not diffs:
-                continue
-            mean = float(np.mean(diffs))
-            moved = float(np.mean(later)) - mean if later else None
-            half = (interval.high - interval.low) / 2 if interval else None
-            verdict = ("—" if moved is None else "1 seed" if half is None
-                       else "stable" if abs(moved) <= half else "moving")
-            rows.append([question, f"{column.title}: {a} − {b}", str(budget), str(len(diffs)),
-                         f"{mean:.{column.digits}f}" + (f" [{interval.low:.{column.digits}f}, "
-                                                       f"{interval.high:.{column.digits}f}]" if interval else ""),
-                         "—" if moved is None else f"{moved:+.{column.digits}f}", verdict])
-    return rows
+            of_a, of_b = per_seed(a, key, budget), per_seed(b, key, budget)
+            series.append((budget, {s: of_a[s] - of_b[s] for s in sorted(of_a.keys() & of_b.keys())}))
+        differences += verdict_rows(question, f"{column.title}: {a} − {b}", column.digits, series)
+        for arm in (a, b):
+            label = f"{column.title}: {arm} alone"
+            if arms_too and not any(row[1] == label for row in arms):
+                arms += verdict_rows(question, label, column.digits,
+                                     [(budget, per_seed(arm, key, budget)) for budget in budgets])
+    return differences + arms
 
 
 def unmeasured(found: dict) -> list[str]:
@@ -136,7 +156,7 @@ def main() -> None:
     for kind, budgets, title in (("encoder", PROBE_EPOCHS, "Encoder epochs (4 decoder-only epochs each)"),
                                  ("decoder", PROBE_DECODER_EPOCHS, f"Decoder-only epochs on the "
                                                                    f"{PROBE_DECODER_ON}-epoch encoders")):
-        rows = endpoint_rows(found, kind, budgets)
+        rows = endpoint_rows(found, kind, budgets, arms_too=kind == "decoder")
         text += [f"## {title}", "", header + "".join("| " + " | ".join(r) + " |\n" for r in rows),
                  chosen_budget(rows, budgets), ""]
     if missing := unmeasured(found):

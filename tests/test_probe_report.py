@@ -59,3 +59,19 @@ def test_the_rule_compares_the_next_doubling_with_the_seed_interval(tmp_path, at
         assert float(row[5]) == pytest.approx(at_8 - 10.0)
     chosen = probe_report.chosen_budget(rows, PROBE_EPOCHS)
     assert chosen.startswith("**budget: 4**") if verdict == "stable" else chosen.startswith("**no budget yet**")
+
+
+def test_arms_that_move_together_are_not_converged_for_the_decoder(tmp_path):
+    """Every arm at 9, 10, 11 (seeds 0-2) at 4 epochs and 15 at 8: the differences never move, the arms do."""
+    methods = ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss")
+    for method in methods:
+        for seed, level in enumerate((9.0, 10.0, 11.0)):
+            write_run(tmp_path, method, 4, seed, level)
+        write_run(tmp_path, method, 8, 0, 15.0)
+    found = probe_report.runs(tmp_path)
+    differences = probe_report.endpoint_rows(found, "encoder", PROBE_EPOCHS)
+    assert probe_report.chosen_budget(differences, PROBE_EPOCHS).startswith("**budget: 4**")
+    with_arms = probe_report.endpoint_rows(found, "encoder", PROBE_EPOCHS, arms_too=True)
+    alone = [row for row in with_arms if row[1].endswith(" alone") and row[2] == "4"]
+    assert len(alone) == 7 and {row[-1] for row in alone} == {"moving"}  # 2 arms of MSE, 3 of cFID, 2 of EP
+    assert probe_report.chosen_budget(with_arms, PROBE_EPOCHS).startswith("**no budget yet**")
