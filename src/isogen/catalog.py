@@ -75,9 +75,10 @@ PROBE_EPOCHS, PROBE_DECODER_EPOCHS = (1, 2, 4, 8, 16), (1, 2, 4, 8, 16)
 # them only at the encoder budget the studies use, for its curves' spread there). Encoder: the provisional
 # budget (its seed interval is what the change to the next doubling is measured against) and 8 (at 4 epochs
 # Q4's change to 8, a 3-seed mean against seed 0 alone, was at the edge of its interval). The decoder's doubling
-# runs on the seeded encoders, so their own 4-epoch decoder stage is a seeded point; 1 and 2 decoder epochs get
-# seeds 1-2 too, each on the encoder of its seed, so that the rule can choose either.
-PROBE_SEEDED, PROBE_DECODER_ON, PROBE_DECODER_SEEDED = {4: [0, 1, 2], 8: [0, 1, 2]}, 4, {1: [0, 1, 2], 2: [0, 1, 2]}
+# runs on the seeded encoders, so their own 4-epoch decoder stage is a seeded point; 1, 2 and 8 decoder epochs
+# get seeds 1-2 too, each on the encoder of its seed, so that the rule can choose any of them.
+PROBE_SEEDED, PROBE_DECODER_ON = {4: [0, 1, 2], 8: [0, 1, 2]}, 4
+PROBE_DECODER_SEEDED = {1: [0, 1, 2], 2: [0, 1, 2], 8: [0, 1, 2]}  # 8: each arm still moved at 4 (see the rule)
 ENDPOINT_ARMS = {arm for _, _, a, b in ENDPOINTS for arm in (a, b)}
 
 
