@@ -7,7 +7,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from isogen.config import make_config
 from isogen.engine import Engine, learning_rate, new_model
 from isogen.methods import METHODS, make_method
-from isogen.stages import EncoderStage
+from isogen.stages import DecoderStage, EncoderStage
 
 HOST_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.item.default,
               torch.ops.aten.nonzero.default}  # .item(), bool(), data-dependent shapes: each a sync on CUDA
@@ -39,6 +39,7 @@ def test_learning_rate_schedule():
     assert learning_rate(9, config, 110) == pytest.approx(1.0)
     assert learning_rate(60, config, 110) == pytest.approx(0.1 + 0.9 * 0.5)
     assert learning_rate(110, config, 110) == pytest.approx(0.1)
+    assert learning_rate(60, config, 110, peak=3.0) == pytest.approx(3 * (0.1 + 0.9 * 0.5))  # the decoder's own
 
 
 @pytest.mark.parametrize("name, decoder", [(name, "deconv") for name in METHODS] + [("sigreg-sphere", "flow"),
@@ -102,3 +103,15 @@ def test_cuda_graph_replays_the_eager_step(name, mnist):
         assert (engine.runner.graph is not None) == graphed
     eager, graphed = torch.cat(logs[:3]), torch.cat(logs[3:])
     assert torch.allclose(eager, graphed, rtol=2e-2, atol=1e-3), (eager - graphed).abs().max()
+
+
+def test_the_decoder_stage_peaks_at_its_own_learning_rate(mnist):
+    config = make_config("smoke", {"device": "cpu", "lr": "0.01", "decoder_lr": "0.05", "warmup_steps": "2",
+                                   "decoder_epochs": "1", "method": "sigreg-sphere"})
+    method = make_method(config)
+    model = new_model(method, torch.device("cpu"))
+    codes = torch.nn.functional.normalize(torch.randn(1024, config.embed_dim), dim=1)
+    images = mnist.train_images[:1024]
+    decoder = Engine(DecoderStage(method, codes), model, images, config)
+    encoder = Engine(EncoderStage(method), model, images, config)
+    assert float(decoder.schedule.max()) == pytest.approx(0.05) and float(encoder.schedule.max()) == pytest.approx(0.01)

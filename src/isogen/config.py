@@ -32,6 +32,7 @@ class Config:
     encoder_from: str = ""  # a trained run folder (relative to this run's) whose frozen encoder this run decodes
     batch_size: int = 512  # N images per step (2N views for contrastive methods)
     lr: float = 2e-3
+    decoder_lr: float = 0.0  # the decoder-only stage's peak learning rate (0: lr)
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
@@ -105,6 +106,7 @@ class Config:
         need(self.batch_size >= 2, f"batch_size={self.batch_size}", "use batch_size >= 2")
         need(self.train_subset >= 0, f"train_subset={self.train_subset}", "use 0 (all) or a positive count")
         need(self.lr > 0, f"lr={self.lr}", "use a positive learning rate")
+        need(self.decoder_lr >= 0, f"decoder_lr={self.decoder_lr}", "use a positive learning rate, or 0 for lr's")
         need(self.weight_decay >= 0, f"weight_decay={self.weight_decay}", "use weight_decay >= 0")
         need(self.checkpoint_every >= 1, f"checkpoint_every={self.checkpoint_every}", "use checkpoint_every >= 1")
         need(self.warmup_steps >= 0, f"warmup_steps={self.warmup_steps}", "use warmup_steps >= 0")
@@ -197,10 +199,10 @@ class Config:
 # its training and sampling, the code samplers, and where and how the run is executed. Every other key
 # describes the encoder, and must be the source's.
 DECODER_KEYS = frozenset({
-    "decoder", "decoder_width", "decoder_epochs", "encoder_from", "flow_steps", "flow_solver", "flow_guidance",
-    "flow_drop_prob", "ema_decay", "refine_steps", "samplers", "gmm_components", "sampler_fit_steps", "code_flow_width",
-    "code_flow_steps", "code_flow_depth", "device", "data_dir", "checkpoint_every", "cuda_graph", "precision",
-    "channels_last"})
+    "decoder", "decoder_width", "decoder_epochs", "decoder_lr", "encoder_from", "flow_steps", "flow_solver",
+    "flow_guidance", "flow_drop_prob", "ema_decay", "refine_steps", "samplers", "gmm_components",
+    "sampler_fit_steps", "code_flow_width", "code_flow_steps", "code_flow_depth", "device", "data_dir",
+    "checkpoint_every", "cuda_graph", "precision", "channels_last"})
 FLOW_SOLVERS = ("euler", "midpoint", "rk4")
 
 

@@ -41,13 +41,14 @@ def new_model(method: Method, device: torch.device) -> LatentModel:
     return method.build_model().to(device, memory_format=layout)
 
 
-def learning_rate(step: int, config: Config, total_steps: int) -> float:
-    """Linear warm-up to config.lr, then cosine decay to lr * min_lr_ratio at total_steps."""
+def learning_rate(step: int, config: Config, total_steps: int, peak: float = 0.0) -> float:
+    """Linear warm-up to `peak` (0: config.lr), then cosine decay to peak * min_lr_ratio at total_steps."""
+    peak = peak or config.lr
     if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
+        return peak * (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+    return peak * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
 
 class Engine:
@@ -65,8 +66,8 @@ class Engine:
         self.autocast = cuda and config.precision == "bf16"
         graphed = cuda and config.cuda_graph and world.size == 1
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        self.schedule = torch.tensor([learning_rate(s, config, self.total_steps) for s in range(self.total_steps)],
-                                     dtype=torch.float32, device=self.device)  # (total_steps,)
+        self.schedule = torch.tensor([learning_rate(s, config, self.total_steps, stage.peak_lr)
+                                      for s in range(self.total_steps)], dtype=torch.float32, device=self.device)
         self.lr = self.schedule[0].clone()  # 0-d; the fused AdamW reads it on the device
         self.trained = [p for p in stage.trained(model).parameters() if p.requires_grad]  # not an EMA copy
         self.optimizer = torch.optim.AdamW(self.trained, lr=self.lr, weight_decay=config.weight_decay,

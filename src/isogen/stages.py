@@ -10,12 +10,13 @@ the frozen encoder's cached codes (the decoder stage). The engine runs whichever
                   objective's, so it trains here in either case, and again in the decoder stage.
     DecoderStage  the encoder frozen (eval mode: BatchNorm keeps its moments); the decoder learns to decode
                   the codes of the clean training images, read from a device buffer by image index (a step
-                  never runs the encoder), by its own loss, with its own optimiser and schedule.
+                  never runs the encoder), by its own loss, with its own optimiser and schedule (peaking at
+                  decoder_lr when it is set).
 
 Every stage: `noise(model, steps, n, generator)` its epoch's randomness (first axis: the step),
 `loss(model, x, index, noise)` the named terms of one step (x the batch's images, index their positions in
-the training split), `total(terms)`, `start_epoch(model, epoch)`, `after_step(model)`, the `trained` part
-and its epochs [first_epoch, first_epoch + epochs).
+the training split), `total(terms)`, `start_epoch(model, epoch)`, `after_step(model)`, the `trained` part,
+its epochs [first_epoch, first_epoch + epochs) and its schedule's peak learning rate `peak_lr`.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class EncoderStage:
 
     def __init__(self, method: Method):
         self.method, self.shared_noise = method, method.shared_noise
-        self.first_epoch, self.epochs = 0, method.config.epochs
+        self.first_epoch, self.epochs, self.peak_lr = 0, method.config.epochs, method.config.lr
         # a decoder outside the objective waits for the decoder stage when there is one
         self.decoder_beside = method.decoder_in_objective or not method.config.decoder_epochs
 
@@ -71,6 +72,7 @@ class DecoderStage:
     def __init__(self, method: Method, codes: torch.Tensor):
         self.codes = codes
         self.first_epoch, self.epochs = method.config.epochs, method.config.decoder_epochs
+        self.peak_lr = method.config.decoder_lr or method.config.lr
 
     def trained(self, model: LatentModel) -> nn.Module:
         return model.decoder
