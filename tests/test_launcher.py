@@ -9,7 +9,8 @@ import isogen.memory as memory
 from isogen.cli import main
 from isogen.config import make_config
 from isogen.files import read_jsonl
-from isogen.launcher import Job, choose_concurrency, study_concurrency, study_launcher, train_in_processes
+from isogen.launcher import Job, choose_concurrency, study_concurrency, study_launcher
+from isogen.processes import train_in_processes
 from isogen.runner import run_study
 from isogen.runs import load_checkpoint
 from isogen.study import StudySpec

@@ -27,10 +27,11 @@ from .cuda_graph import CAPTURE_AFTER
 from .data import as_float
 from .engine import Engine, new_model
 from .files import cache_dir, read_json, write_json
-from .launcher import Job, dataset_for, start_worker
+from .launcher import Job, dataset_for
 from .methods import make_method
 from .metrics.inception import InceptionFeatures
 from .models import DECODERS
+from .processes import start_worker
 from .runs import environment
 from .stages import DecoderStage, EncoderStage
 

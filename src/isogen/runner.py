@@ -18,15 +18,8 @@ from .config import Config, make_config
 from .data import Dataset
 from .errors import IsogenError
 from .files import read_json, read_jsonl, remove_stale_temporaries, write_json, write_jsonl
-from .launcher import (
-    Evaluations,
-    Job,
-    describe_failure,
-    study_concurrency,
-    study_launcher,
-    train_all,
-    train_in_processes,
-)
+from .launcher import Evaluations, Job, describe_failure, study_concurrency, study_launcher, train_all
+from .processes import train_in_processes
 from .runs import CHECKPOINT, resolve_device
 from .study import RunPlan, StudySpec
 from .train import config_differences
