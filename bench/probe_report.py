@@ -3,16 +3,18 @@
     PYTHONPATH=src python bench/probe_report.py [results/study-probe]   -> OUT/report/probe.md, probe.png
 
 Reads the finished runs of `isogen study study-probe` (committed small files suffice) and, for each budget
-(encoder epochs E, then decoder-only epochs on one seeded encoder budget, PROBE_DECODER_ON), every primary
-endpoint the probe's methods answer (isogen.catalog.ENDPOINTS: the per-seed difference A - B). The rule: the
-budget is the smallest E at which every endpoint moves over the next doubling by less than the half-width of
-its 95% seed interval at E (the interval needs seeds at E; a budget with one seed is marked "1 seed"); for the
-decoder, each arm's own value of an endpoint's column too, as the protocol trains the decoder to convergence
-on frozen codes (a longer-trained encoder is another representation, and its codes decode worse: that drift is
-an answer, not a want of convergence). The decoder's clause was added on 2026-12-02, after the numbers: on the
-decoder's doubling every arm's reconstruction and classifier FID still moved by a fifth or more per doubling
-while the differences between arms stayed inside their intervals, which the differences alone took for
-converged. The curves show each method's raw metrics against the budget.
+(encoder epochs E, then decoder-only epochs at BUDGET's decoder_lr on one seeded encoder budget,
+PROBE_DECODER_ON; the decoder runs at the encoder's rate, no longer planned, are left out:
+results/bench/decoder-lr/), every primary endpoint the probe's methods answer (isogen.catalog.ENDPOINTS: the
+per-seed difference A - B). The rule: the budget is the smallest E at which every endpoint moves over the next
+doubling by less than the half-width of its 95% seed interval at E (the interval needs seeds at E; a budget
+with one seed is marked "1 seed"); for the decoder, each arm's own value of an endpoint's column too, as the
+protocol trains the decoder to convergence on frozen codes (a longer-trained encoder is another
+representation, and its codes decode worse: that drift is an answer, not a want of convergence). The
+decoder's clause was added on 2026-12-02, after the numbers: at the encoder's rate every arm's reconstruction
+and classifier FID still moved by a fifth or more per doubling of the decoder's epochs while the differences
+between arms stayed inside their intervals, which the differences alone took for converged. The curves show
+each method's raw metrics against the budget.
 """
 from __future__ import annotations
 
@@ -25,7 +27,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from isogen.catalog import ENDPOINTS, PROBE_DECODER_EPOCHS, PROBE_DECODER_ON, PROBE_EPOCHS, PROBE_METHODS  # noqa: E402
+from isogen.catalog import (  # noqa: E402
+    BUDGET,
+    ENDPOINTS,
+    PROBE_DECODER_EPOCHS,
+    PROBE_DECODER_ON,
+    PROBE_EPOCHS,
+    PROBE_METHODS,
+    load_spec,
+)
 from isogen.figures import save_figure  # noqa: E402
 from isogen.files import read_json, write_text  # noqa: E402
 from isogen.metrics.schema import COLUMNS, value  # noqa: E402
@@ -35,20 +45,18 @@ CURVES = ("mse", "cfid_prior", "confident", "confident_oracle", "ep_n", "probe")
 
 
 def runs(out: Path) -> dict[tuple[str, str, int], dict[int, dict]]:
-    """(method, budget kind, budget) -> {seed: metrics} for every finished probe run."""
+    """(method, budget kind, budget) -> {seed: metrics} for every finished run that study-probe's spec plans
+    (a folder it no longer plans, such as the decoder runs at the encoder's rate, is left out)."""
+    planned = {run.name for run in load_spec("study-probe").runs()}
     found: dict = {}
     for folder in sorted((out / "runs").glob("*/metrics.json")):
         run = folder.parent
+        if run.name not in planned:
+            continue
         config = read_json(run / "config.json")
         method, seed = config["method"], config["seed"]
-        if config["encoder_from"]:
-            key = (method, "decoder", config["decoder_epochs"])
-        elif f"-e{config['epochs']}-" in run.name:
-            key = (method, "encoder", config["epochs"])
-            if config["epochs"] == PROBE_DECODER_ON:  # its own decoder stage is a decoder point
-                found.setdefault((method, "decoder", config["decoder_epochs"]), {})[seed] = read_json(folder)
-        else:
-            continue
+        key = (method, "decoder", config["decoder_epochs"]) if config["encoder_from"] else (
+            method, "encoder", config["epochs"])
         found.setdefault(key, {})[seed] = read_json(folder)
     return found
 
@@ -153,9 +161,10 @@ def main() -> None:
     header = "| question | endpoint | budget | seeds | A − B [95% CI] | change to next doubling | verdict |\n" + \
              "|---|---|---|---|---|---|---|\n"
     text = ["# The convergence probe", "", __doc__.split("\n\n")[2].replace("\n", " "), ""]
-    for kind, budgets, title in (("encoder", PROBE_EPOCHS, "Encoder epochs (4 decoder-only epochs each)"),
-                                 ("decoder", PROBE_DECODER_EPOCHS, f"Decoder-only epochs on the "
-                                                                   f"{PROBE_DECODER_ON}-epoch encoders")):
+    for kind, budgets, title in (("encoder", PROBE_EPOCHS, "Encoder epochs (4 decoder-only epochs each at the "
+                                                            "encoder's rate)"),
+                                 ("decoder", PROBE_DECODER_EPOCHS, f"Decoder-only epochs on the {PROBE_DECODER_ON}"
+                                                                   f"-epoch encoders at rate {BUDGET['decoder_lr']}")):
         rows = endpoint_rows(found, kind, budgets, arms_too=kind == "decoder")
         text += [f"## {title}", "", header + "".join("| " + " | ".join(r) + " |\n" for r in rows),
                  chosen_budget(rows, budgets), ""]

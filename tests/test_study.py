@@ -35,9 +35,9 @@ def test_presets_validate_and_plan_their_runs():
     assert {e.method for e in probe.entries} == probe_methods
     decoders = [r for r in probe.runs() if r.source]  # the decoder's epochs doubling, on the seeded encoders
     sources = {f"{m}-e4-d64-s{s}" for s in range(3) for m in probe_methods - {"ae-gmm"}} | {"ae-gmm-e4-d64-s0"}
-    assert len(decoders) == 4 * (4 + 6) + 4 and {r.source for r in decoders} == sources
+    assert len(decoders) == 4 * (5 + 4) + 5 and {r.source for r in decoders} == sources
     ae_gmm = sorted(int(r.overrides["decoder_epochs"]) for r in decoders if r.entry.startswith("ae-gmm"))
-    assert ae_gmm == [1, 2, 8, 16]  # 4 is the encoders' own run; seeds 1-2 only where an endpoint needs them
+    assert ae_gmm == [1, 2, 4, 8, 16]  # seeds 1-2 only where an endpoint needs them
     assert [r.name for r in probe.runs() if r.entry == "ae-gmm-e8"] == ["ae-gmm-e8-d64-s0"]
     cpu = {r.name: r for r in load_spec("study-cpu").runs()}
     assert cpu["sigreg-sphere-flow-d64-s0"].eval.samples == 2000 and cpu["sigreg-sphere-d64-s0"].eval.samples == 10000

@@ -75,10 +75,11 @@ PROBE_EPOCHS, PROBE_DECODER_EPOCHS = (1, 2, 4, 8, 16), (1, 2, 4, 8, 16)
 # them only at the encoder budget the studies use, for its curves' spread there). Encoder: the provisional
 # budget (its seed interval is what the change to the next doubling is measured against) and 8 (at 4 epochs
 # Q4's change to 8, a 3-seed mean against seed 0 alone, was at the edge of its interval). The decoder's doubling
-# runs on the seeded encoders, so their own 4-epoch decoder stage is a seeded point; 1, 2 and 8 decoder epochs
-# get seeds 1-2 too, each on the encoder of its seed, so that the rule can choose any of them.
+# runs on the seeded 4-epoch encoders, each seed on the encoder of its seed, at the CPU protocol's decoder rate
+# (BUDGET's decoder_lr: at the encoder's rate every arm still moved a fifth per doubling,
+# results/bench/decoder-lr/), seeded at 2 and 4 epochs; 1 epoch (100 of its 234 steps are warm-up) at seed 0.
 PROBE_SEEDED, PROBE_DECODER_ON = {4: [0, 1, 2], 8: [0, 1, 2]}, 4
-PROBE_DECODER_SEEDED = {1: [0, 1, 2], 2: [0, 1, 2], 8: [0, 1, 2]}  # 8: each arm still moved at 4 (see the rule)
+PROBE_DECODER_SEEDED = {2: [0, 1, 2], 4: [0, 1, 2]}
 ENDPOINT_ARMS = {arm for _, _, a, b in ENDPOINTS for arm in (a, b)}
 
 
@@ -89,32 +90,31 @@ def probe_seeds(method: str, budget: int, seeded: dict[int, list[int]], every_me
 
 def probe() -> StudySpec:
     """Each method's encoder at 1-16 epochs (each its own run: the schedule depends on the budget) with 4
-    decoder-only epochs, and on the PROBE_DECODER_ON-epoch encoders the decoder alone for 1-16 epochs (runs on
-    the same encoders; their own run is the 4-epoch point). Trained budget by budget, cheapest first, with the
-    16-epoch decoders and then encoders last (only a moving answer at 8 needs them). Seed 0; the budgets in
-    PROBE_SEEDED and PROBE_DECODER_SEEDED also seeds 1-2, trained right after their seed 0."""
+    decoder-only epochs at the encoder's rate, and on the PROBE_DECODER_ON-epoch encoders the decoder alone for
+    1-16 epochs at BUDGET's decoder_lr (runs on the same encoders). Trained budget by budget, cheapest first,
+    with the 16-epoch decoders and then encoders last (only a moving answer at 8 needs them). Seed 0; the
+    budgets in PROBE_SEEDED and PROBE_DECODER_SEEDED also seeds 1-2, trained right after their seed 0."""
     encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e},
                           seeds=probe_seeds(m, e, PROBE_SEEDED, every_method=e == BUDGET["epochs"]))
                     for m in PROBE_METHODS]
                 for e in PROBE_EPOCHS}
-    own_decoder_epochs = 4
-    decoders = {d: [Entry(f"{m}-e{PROBE_DECODER_ON}-dec{d}", m, {"decoder_epochs": d},
+    rate = BUDGET["decoder_lr"]
+    decoders = {d: [Entry(f"{m}-e{PROBE_DECODER_ON}-lr{rate}-dec{d}", m, {"decoder_epochs": d, "decoder_lr": rate},
                           encoder=f"{m}-e{PROBE_DECODER_ON}", seeds=probe_seeds(m, d, PROBE_DECODER_SEEDED))
                     for m in PROBE_METHODS]
-                for d in PROBE_DECODER_EPOCHS if d != own_decoder_epochs}
+                for d in PROBE_DECODER_EPOCHS}
     longest = PROBE_EPOCHS[-1]
     cheap = [group for budget, group in [*encoders.items(), *decoders.items()] if budget < longest]
-    # the 16-epoch decoders before the 16-epoch encoders: every decoder metric still moved by a fifth or more
-    # per doubling from 1 to 4 epochs, so the decoder's curve is the one still open
+    # the 16-epoch decoders before the 16-epoch encoders: the decoder's curve is the one still open
     entries = [e for group in [*cheap, decoders[longest], encoders[longest]] for e in group]
-    return StudySpec(name="study-probe", preset="", overrides={**CPU, "decoder_epochs": own_decoder_epochs},
+    return StudySpec(name="study-probe", preset="", overrides={**CPU, "decoder_epochs": 4},
                      entries=entries, dims=[64], seeds=[0], eval=EvalOptions(kid_samples=0, maps=False))
 
 
 # The budget the probe chose (bench/probe_report.py, results/study-probe/report/probe.md): encoder epochs (4:
-# its verdict with seeds 0-2 at 4 and 8), then decoder-only epochs on the frozen encoder's codes (2: provisional
-# until the decoder's doubling is in).
-BUDGET = {"epochs": 4, "decoder_epochs": 2}
+# its verdict with seeds 0-2 at 4 and 8), then decoder-only epochs on the frozen encoder's codes at their own
+# peak rate (0.024: results/bench/decoder-lr/; 2 epochs provisional until the decoder's doubling is in).
+BUDGET = {"epochs": 4, "decoder_epochs": 2, "decoder_lr": 0.024}
 ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM (and the oracle)
 Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
 # The flow decoder at the CPU's decoder budget is limited by its own training (a width-32 flow after one epoch on
