@@ -137,10 +137,10 @@ def test_plan_times_each_step_shape_once_and_reads_the_cache_after(tmp_path, cap
     assert main(command) == 0  # the same estimate, from the cache: nothing timed, so nothing to warn of
     assert capsys.readouterr().out == "".join(line for line in out.splitlines(keepends=True) if "warning" not in line)
     assert not (tmp_path / "out").exists()  # a plan trains and writes nothing
-    # a CPU's default: 2 runs at once in worker processes, their speed-up timed together in two processes
+    # a CPU's launcher: runs at once in worker processes, their speed-up timed together in two processes
     monkeypatch.undo()
     monkeypatch.setenv("ISOGEN_CACHE", str(tmp_path / "cache"))
-    assert main(command[:-2]) == 0
+    assert main([*command[:-2], "--concurrent", "2"]) == 0  # the default launcher; 2 whatever this worker's threads
     out = capsys.readouterr().out
     assert "6 to do; 2 at a time on cpu" in out and "2 runs at once in worker processes: " in out
     assert out.count("2 processes, encoder step ('sigreg-sphere'") == 1
