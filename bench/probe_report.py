@@ -144,8 +144,8 @@ def curves(found: dict, path: Path) -> None:
                 ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", va="center", fontsize=8)
             ax.set_xscale("log", base=2)
             ax.set_title(COLUMNS[key].title, fontsize=8)
-            ax.set_xlabel("encoder epochs" if kind == "encoder" else f"decoder epochs (on {PROBE_DECODER_ON}-epoch "
-                          "encoders)", fontsize=8)
+            ax.set_xlabel("encoder epochs" if kind == "encoder" else f"decoder epochs at rate {BUDGET['decoder_lr']}"
+                          f" (on {PROBE_DECODER_ON}-epoch encoders)", fontsize=8)
             ax.tick_params(labelsize=7)
     fig.legend(fontsize=7, loc="upper center", ncol=len(PROBE_METHODS))
     fig.tight_layout(rect=(0, 0, 1, 0.95))
@@ -173,7 +173,8 @@ def main() -> None:
                  f"of the rule: {', '.join(missing)}.", ""]
     runs_done = sum(len(seeds) for seeds in found.values())
     text += ["![each method's metrics against the budget](probe.png)", "",
-             f"*{runs_done} evaluated (method, budget, seed) points; mean ± std over seeds where there are several.*"]
+             f"*{runs_done} evaluated (method, budget, seed) points; mean ± std over the seeds a budget has (they "
+             "differ between budgets, so a code-space metric such as EP T/N can step along the decoder's row).*"]
     write_text(folder / "probe.md", "\n".join(text) + "\n")
     print(folder / "probe.md")
 

@@ -119,8 +119,8 @@ ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian
 Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
 # The flow decoder at the CPU's decoder budget is limited by its own training (a width-32 flow after one epoch on
 # a probe encoder's codes: 0.43 of decoded real codes read confidently, against about 0.9 for the deterministic
-# decoder; results/bench/flow-steps.md) and costs 8.6x a deterministic decoder's step: Q5's endpoint is the
-# deterministic decoder's gap at 5 seeds, and the flow decodes each of the four encoders' first seed.
+# decoder; results/bench/flow-steps.md) and its step costs about 10 deterministic ones (1.42 s against 0.14 s):
+# Q5's endpoint is the deterministic decoder's gap at 5 seeds, and the flow decodes the four encoders' seed 0.
 FLOW = {"decoder": "flow", "samplers": "prior,learned", "decoder_width": 32}
 # A flow decoder draws each image with an ODE: its runs are judged on fewer images (2000 per sampler; Q5 compares
 # its prior and learned samplers at this one n), with fewer reconstructions and paths.

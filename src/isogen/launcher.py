@@ -6,10 +6,10 @@ evaluate in K worker processes that split its cores (isogen.processes).
 Why one process with streams on a GPU: the data set is loaded once and every run's images share it, one host
 thread keeps K graphs fed (a replay is one launch), and a run that fails is an exception caught here,
 recorded, and dropped, while the others go on. Why processes on a CPU: a small network's step does not keep
-two cores busy with one thread each (2-core AMD EPYC, Zen 4: sigreg-sphere's encoder step takes 177 ms on both
-cores, 286 ms on one, and 253-274 ms on one while another run trains on the other: two runs at once train
-1.34x the images per second of one). A killed launcher loses at most the epochs in flight: every run resumes
-from its last checkpoint and finished runs are skipped.
+two cores busy (2-core AMD EPYC, Zen 4, 2026-12-02: sigreg-sphere's encoder step takes 148-177 ms on both
+cores, 286 ms on one, and 253-287 ms on one while another run steps on the other, 1.03-1.34x by the
+measurement; study-probe's decoder-only runs finished 1.2x as fast two at a time). A killed launcher loses at
+most the epochs in flight: every run resumes from its last checkpoint and finished runs are skipped.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from .sample import run_samplers, write_run_pictures
 from .train import Run
 
 MAX_CONCURRENT = 16  # beyond this one host thread cannot launch fast enough to keep every stream busy
-CPU_PROCESSES = 2  # runs a study trains at once on a CPU (module docstring: 1.34x on two cores)
+CPU_PROCESSES = 2  # runs a study trains at once on a CPU (the module docstring's measurements)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .config import DECODER_KEYS, PRESETS, Config, make_config
 from .errors import IsogenError
-from .methods import METHODS, check_keys
+from .methods import METHODS, check_keys, make_method
 from .metrics.evaluate import EvalOptions
 
 Scalar = str | int | float | bool
@@ -151,8 +151,8 @@ class StudySpec:
         options = dataclasses.replace(self.eval, **entry.eval)
         if dim == entry.literature and seed == (entry.seeds or self.seeds)[0]:  # every sampler: the literature
             config = make_config(self.preset, overrides)  # reports a prior's FID and a GMM's
-            samplers = config.sampler_names() or METHODS[entry.method].default_samplers
-            options = dataclasses.replace(options, fid_samples=self.literature_fid, kid_samplers=len(samplers))
+            options = dataclasses.replace(options, fid_samples=self.literature_fid,
+                                          kid_samplers=len(make_method(config).sampler_names))
         return RunPlan(f"{entry.label}{suffix}-d{dim}-s{seed}", entry.label, dim, seed, varied, overrides,
                        f"{entry.encoder}-d{dim}-s{seed}" if entry.encoder else "", options)
 

@@ -83,8 +83,8 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
     started = time.perf_counter()
     device = resolve_device(device)
     config, method, model = load_run(run_dir, device)
-    # the channels-last layout: the same numbers to float32 rounding, 1.3-1.5x faster convolutions on a CPU
-    # (2-core AMD EPYC: decoding and the classifier, most of an evaluation's time besides Inception)
+    # the channels-last layout: the same numbers to float32 rounding; on a 2-core AMD EPYC, one thread under
+    # load, decoding 1.3x and the classifier 1.5x faster (most of an evaluation's time besides Inception)
     model = model.to(memory_format=torch.channels_last)
     for folder in (run_dir, run_dir / "figures"):  # an evaluation killed while writing leaves temporaries
         remove_stale_temporaries(folder)
