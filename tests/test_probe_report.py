@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from isogen.catalog import PROBE_EPOCHS
+from isogen.catalog import BUDGET, PROBE_EPOCHS
 from isogen.metrics.schema import COLUMNS
 
 SCRIPT = Path(__file__).parent.parent / "bench" / "probe_report.py"
@@ -75,3 +75,28 @@ def test_arms_that_move_together_are_not_converged_for_the_decoder(tmp_path):
     alone = [row for row in with_arms if row[1].endswith(" alone") and row[2] == "4"]
     assert len(alone) == 7 and {row[-1] for row in alone} == {"moving"}  # 2 arms of MSE, 3 of cFID, 2 of EP
     assert probe_report.chosen_budget(with_arms, PROBE_EPOCHS).startswith("**no budget yet**")
+
+
+def test_the_protocols_decoder_on_both_encoder_budgets_checks_the_encoders_verdict(tmp_path):
+    """A decoder-only run at BUDGET's decoder epochs counts for the encoder it decodes (4 or 8 epochs); on the
+    4-epoch encoder it is also a point of the decoder's doubling."""
+    epochs, rate = BUDGET["decoder_epochs"], BUDGET["decoder_lr"]
+    for method in ("sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss"):
+        for encoder in (4, 8):
+            for seed, level in enumerate((9.0, 10.0, 11.0)):
+                folder = tmp_path / "runs" / f"{method}-e{encoder}-lr{rate}-dec{epochs}-d64-s{seed}"
+                folder.mkdir(parents=True)
+                (folder / "config.json").write_text(json.dumps({
+                    "method": method, "seed": seed, "epochs": encoder, "decoder_epochs": epochs,
+                    "encoder_from": f"../{method}-e{encoder}-d64-s{seed}"}))
+                moved = 0.0 if encoder == 4 or method != "sigreg-sphere" else 5.0
+                level = (level if method == "sigreg-sphere" else 0.0) + moved
+                (folder / "metrics.json").write_text(json.dumps(nested({COLUMNS[k].path: level
+                                                                        for k in ENDPOINT_KEYS})))
+    found = probe_report.runs(tmp_path)
+    mse = COLUMNS["mse"].path.split(".")
+    doubling = found[("sigreg-sphere", "decoder", epochs)]  # the 4-epoch encoder's runs alone
+    assert [doubling[s][mse[0]][mse[1]] for s in range(3)] == [9.0, 10.0, 11.0]
+    rows = probe_report.endpoint_rows(found, "protocol", (4, 8))
+    assert {row[-1] for row in rows if row[2] == "4"} == {"moving"}  # sigreg-sphere moved by 5 > 2.48
+    assert probe_report.chosen_budget(rows, (4, 8)).startswith("**no budget yet**")

@@ -93,9 +93,9 @@ def probe_seeds(method: str, budget: int, seeded: dict[int, list[int]], every_me
 def probe() -> StudySpec:
     """Each method's encoder at 1-8 epochs (each its own run: the schedule depends on the budget) with 4
     decoder-only epochs at the encoder's rate, and on the PROBE_DECODER_ON-epoch encoders the decoder alone for
-    1-16 epochs at BUDGET's decoder_lr (runs on the same encoders). Trained budget by budget, cheapest first,
-    the 16-epoch decoders last. Seed 0; the budgets in PROBE_SEEDED and PROBE_DECODER_SEEDED also seeds 1-2,
-    trained right after their seed 0."""
+    1-16 epochs at BUDGET's decoder_lr (runs on the same encoders), then BUDGET's decoder on the 8-epoch encoders.
+    Trained budget by budget, cheapest first. Seed 0; the budgets in PROBE_SEEDED and PROBE_DECODER_SEEDED also
+    seeds 1-2, trained right after their seed 0."""
     encoders = {e: [Entry(f"{m}-e{e}", m, {"epochs": e},
                           seeds=probe_seeds(m, e, PROBE_SEEDED, every_method=e == BUDGET["epochs"]))
                     for m in PROBE_METHODS]
@@ -105,7 +105,12 @@ def probe() -> StudySpec:
                           encoder=f"{m}-e{PROBE_DECODER_ON}", seeds=probe_seeds(m, d, PROBE_DECODER_SEEDED))
                     for m in PROBE_METHODS]
                 for d in PROBE_DECODER_EPOCHS}
-    entries = [e for group in [*encoders.values(), *decoders.values()] for e in group]
+    # The encoder's verdict again with the protocol's decoder (BUDGET's epochs and rate) on the 8-epoch encoders;
+    # on the 4-epoch ones that decoder is already in the doubling above (its runs at the encoder's rate chose 4).
+    protocol = BUDGET["decoder_epochs"]
+    recheck = [Entry(f"{m}-e8-lr{rate}-dec{protocol}", m, {"decoder_epochs": protocol, "decoder_lr": rate},
+                     encoder=f"{m}-e8", seeds=PROBE_SEEDED[8]) for m in PROBE_METHODS if m in ENDPOINT_ARMS]
+    entries = [e for group in [*encoders.values(), *decoders.values(), recheck] for e in group]
     return StudySpec(name="study-probe", preset="", overrides={**CPU, "decoder_epochs": 4},
                      entries=entries, dims=[64], seeds=[0], eval=EvalOptions(kid_samples=0, maps=False))
 
