@@ -13,7 +13,11 @@ protocol trains the decoder to convergence on frozen codes (a longer-trained enc
 representation, and its codes decode worse: that drift is an answer, not a want of convergence). The
 decoder's clause was added on 2026-12-02, after the numbers: at the encoder's rate every arm's reconstruction
 and classifier FID still moved by a fifth or more per doubling of the decoder's epochs while the differences
-between arms stayed inside their intervals, which the differences alone took for converged. The encoder's
+between arms stayed inside their intervals, which the differences alone took for converged. The change to
+the next doubling is paired by seed (the seeds both budgets have) since 2026-12-03, also after numbers: a
+code-space endpoint (EP T/N) "moved" between decoder budgets whose encoders were the same, because one
+budget's three seeds were compared with the next one's seed 0 alone. Where no budget meets the rule, the
+verdict names what still moves at the smallest budget whose differences are all stable. The encoder's
 doubling decodes at the encoder's rate; its verdict is checked again with the protocol's decoder (BUDGET's
 epochs and rate) on the 4- and 8-epoch encoders. The curves show each method's raw metrics against the budget.
 """
@@ -68,14 +72,17 @@ def runs(out: Path) -> dict[tuple[str, str, int], dict[int, dict]]:
 
 def verdict_rows(question: str, label: str, digits: int, series: list[tuple[int, dict[int, float]]]) -> list[list[str]]:
     """One row per budget that has values ({seed: value}): their mean and 95% t-interval over seeds, the change
-    of the mean to the next doubling, and the verdict (stable: within the interval's half-width)."""
+    to the next doubling, paired by seed (the mean over the seeds both budgets have of later - now: a budget's
+    seed 0 alone against another's three seeds would compare encoders rather than budgets), and the verdict
+    (stable: within the interval's half-width)."""
     rows = []
     for (budget, values), (_, later) in zip(series, series[1:] + [(None, {})], strict=True):
         if not values:
             continue
         mean = float(np.mean(list(values.values())))
         interval = paired_difference(values, dict.fromkeys(values, 0.0)) if len(values) >= 2 else None
-        moved = float(np.mean(list(later.values()))) - mean if later else None
+        both = sorted(values.keys() & later.keys())
+        moved = float(np.mean([later[s] - values[s] for s in both])) if both else None
         half = (interval.high - interval.low) / 2 if interval else None
         verdict = "—" if moved is None else "1 seed" if half is None else "stable" if abs(moved) <= half else "moving"
         rows.append([question, label, str(budget), str(len(values)),
@@ -127,8 +134,15 @@ def chosen_budget(rows: list[list[str]], budgets: tuple[int, ...]) -> str:
         verdicts = {row[1]: row[-1] for row in rows if row[2] == str(budget)}
         if set(verdicts) == endpoints and set(verdicts.values()) == {"stable"}:
             return f"**budget: {budget}** (every endpoint stable over the next doubling)"
-    return ("**no budget yet**: no budget has every endpoint stable over the next doubling with seeds there "
+    text = ("**no budget yet**: no budget has every endpoint stable over the next doubling with seeds there "
             f"({len(endpoints)} endpoints)")
+    for budget in budgets:  # what holds it back at the smallest budget whose differences are all stable
+        verdicts = {row[1]: row[-1] for row in rows if row[2] == str(budget)}
+        differences = {label: v for label, v in verdicts.items() if not label.endswith(" alone")}
+        if differences and set(differences.values()) == {"stable"} and len(verdicts) == len(endpoints):
+            moving = sorted(label for label, v in verdicts.items() if v != "stable")
+            return text + f"; at {budget} every difference is stable, not yet: {'; '.join(moving)}"
+    return text
 
 
 def curves(found: dict, path: Path) -> None:
