@@ -34,11 +34,13 @@ def test_presets_validate_and_plan_their_runs():
     probe_methods = {"sigreg-sphere", "infonce", "infonce-uniform", "sigreg-gauss", "ae-gmm"}
     assert {e.method for e in probe.entries} == probe_methods
     decoders = [r for r in probe.runs() if r.source]  # the decoder's epochs doubling, on the seeded encoders
-    sources = {f"{m}-e{e}-d64-s{s}" for s in range(3) for m in probe_methods - {"ae-gmm"} for e in (4, 8)}
-    assert len(decoders) == 4 * (5 + 4) + 5 + 4 * 3 and {r.source for r in decoders} == sources | {"ae-gmm-e4-d64-s0"}
+    sources = {f"{m}-e4-d64-s{s}" for s in range(3) for m in probe_methods - {"ae-gmm"}}
+    sources |= {f"{m}-e8-d64-s0" for m in probe_methods - {"ae-gmm"}}
+    recheck = [r.name for r in decoders if r.source.startswith(tuple(f"{m}-e8-" for m in probe_methods))]
+    assert len(recheck) == 4 and all(r.endswith("-s0") for r in recheck)  # the protocol's decoder, endpoints' arms
+    assert len(decoders) == 4 * (5 + 3 + 3) + 4 + 4 and {r.source for r in decoders} == sources | {"ae-gmm-e4-d64-s0"}
     ae_gmm = sorted(int(r.overrides["decoder_epochs"]) for r in decoders if r.entry.startswith("ae-gmm"))
-    # (the 8-epoch encoders get the protocol's decoder, seeds 0-2, for the endpoints' arms alone)
-    assert ae_gmm == [1, 2, 4, 8, 16]  # seeds 1-2 only where an endpoint needs them
+    assert ae_gmm == [1, 2, 4, 8]  # seeds 1-2 only where an endpoint needs them
     assert [r.name for r in probe.runs() if r.entry == "ae-gmm-e8"] == ["ae-gmm-e8-d64-s0"]
     cpu = {r.name: r for r in load_spec("study-cpu").runs()}
     assert cpu["sigreg-sphere-flow-d64-s0"].eval.samples == 2000 and cpu["sigreg-sphere-d64-s0"].eval.samples == 10000
