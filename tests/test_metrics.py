@@ -135,7 +135,7 @@ def test_nearest_distance_of_uniform_codes_against_a_numerical_integral(dim):
     from scipy import integrate, special
 
     from isogen.geometry import SPHERE
-    from isogen.metrics.nearest import nearest_distance_under_prior
+    from isogen.metrics.nearest import neighbourhood_under_prior
 
     m = 5000
 
@@ -145,8 +145,32 @@ def test_nearest_distance_of_uniform_codes_against_a_numerical_integral(dim):
         return half if t <= np.pi / 2 else 1 - half
 
     expected = integrate.quad(lambda r: (1 - cap(r)) ** m, 0, 2, limit=200, points=[np.sqrt(2)])[0]
-    measured = nearest_distance_under_prior(SPHERE, m, dim, queries=4000)
+    measured = neighbourhood_under_prior(SPHERE, m, dim, queries=4000)["nearest_distance_under_prior"]
     assert measured == pytest.approx(expected, abs=0.006)  # 4000 queries: standard error ~0.001
+
+
+@pytest.mark.parametrize("d", [2, 5])
+def test_twonn_finds_the_dimension_of_a_flat_manifold_inside_a_larger_space(d):
+    """Uniform points of a d-dimensional unit cube, turned into R^20 by a random orthonormal map: the
+    nearest-neighbour ratio mu is Pareto with index d away from the cube's faces, so the estimate is d (held-out
+    queries from the cube's inner half, against 20k reference points)."""
+    from isogen.metrics.nearest import code_neighbourhood
+
+    g = torch.Generator().manual_seed(0)
+    embed = torch.linalg.qr(torch.randn(20, d, generator=g, dtype=torch.float64))[0].T  # (d, 20), orthonormal rows
+    reference = torch.rand(20000, d, generator=g, dtype=torch.float64) @ embed
+    queries = (0.25 + 0.5 * torch.rand(3000, d, generator=g, dtype=torch.float64)) @ embed
+    estimate = code_neighbourhood(queries, reference)["intrinsic_dimension"]
+    assert estimate == pytest.approx(d, rel=0.06)  # the MLE's standard error: d / sqrt(3000), about 2%
+
+
+def test_twonn_is_the_pareto_maximum_likelihood():
+    """On exact Pareto ratios (r1 = 1, r2 = U^(-1/d), P(mu > x) = x^-d) the estimate is d to 1/sqrt(n)."""
+    from isogen.metrics.nearest import twonn_dimension
+
+    u = torch.rand(200000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    distances = torch.stack([torch.ones_like(u), u ** (-1 / 7.0)], dim=1)
+    assert twonn_dimension(distances) == pytest.approx(7.0, rel=0.01)
 
 
 def test_classifier_is_accurate(mnist):
@@ -190,6 +214,7 @@ def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
     assert 0 <= metrics["generation"]["prior"]["precision"] <= 1
     assert metrics["floor"]["classifier_kid"] < metrics["generation"]["prior"]["classifier_kid"]
     assert metrics["oracle"]["nearest_train_distance"] < metrics["generation"]["prior"]["nearest_train_distance"]
+    assert 0 < metrics["oracle"]["intrinsic_dimension"] < metrics["oracle"]["intrinsic_dimension_under_prior"]
     assert metrics["interpolation"]["lerp"]["step_evenness_pixels"] >= 1
     for name in ("spectrum.png", "sphere3d_tsne.png", "samples-prior.png", "samples-matched.png"):
         assert (run / "figures" / name).stat().st_size > 1000

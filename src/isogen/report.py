@@ -24,7 +24,7 @@ from .study import StudySpec
 # Ghosh et al. 2020 (arXiv 1903.12436), Table 1: MNIST, latent 16, Inception FID of 10k samples
 LITERATURE = {("vae", "prior"): 19.21, ("vae", "gmm"): 17.66, ("ae-gmm", "matched"): 58.73, ("ae-gmm", "gmm"): 10.66}
 GAP_COLUMNS = ("confident", "confident_oracle", "confident_gap", "cfid_prior", "cfid_oracle", "code_fd_prior",
-               "nearest_prior", "nearest_oracle", "nearest_null")
+               "nearest_prior", "nearest_oracle", "nearest_null", "idim", "idim_null")
 
 
 def fmt(values: list, digits: int) -> str:

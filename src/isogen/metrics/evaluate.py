@@ -29,7 +29,7 @@ from .inception import PROTOCOL as INCEPTION_PROTOCOL
 from .inception import InceptionFeatures
 from .interpolation import interpolation_metrics
 from .isotropy import isotropy_metrics
-from .nearest import mean_nearest_distance, nearest_distance_under_prior
+from .nearest import code_neighbourhood, mean_nearest_distance, neighbourhood_under_prior
 from .reconstruction import reconstruction_errors
 from .representation import probe_accuracies
 
@@ -137,9 +137,8 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
     real = train_codes[:options.samples]
     metrics["oracle"] = judge(decode(real)) | {
         "code_fd": frechet_between(real.cpu().double().numpy(), reference_codes),
-        "nearest_train_distance": mean_nearest_distance(test_codes[:options.nearest_samples].cpu(), train_codes.cpu()),
-        "nearest_distance_under_prior": nearest_distance_under_prior(model.geometry, len(train_codes),
-                                                                     train_codes.shape[1], options.nearest_samples)}
+        **code_neighbourhood(test_codes[:options.nearest_samples].cpu(), train_codes.cpu()),
+        **neighbourhood_under_prior(model.geometry, len(train_codes), train_codes.shape[1], options.nearest_samples)}
     if model.decoder.stochastic:
         write_decoder_draws(figures_dir / "draws.png", model, test_codes[:8], generator(device, options.seed, "draws"))
 

@@ -36,7 +36,9 @@ SECTIONS: dict[str, list[Field]] = {
                Field("classifier_kid", "classifier KID, oracle", 4),
                Field("confident_share", "confident, oracle", 3), Field("code_fd", "code FD, oracle", 3),
                Field("nearest_train_distance", "test code to nearest training code, oracle", 3),
-               Field("nearest_distance_under_prior", "to nearest training code, codes ~ prior", 3)],
+               Field("nearest_distance_under_prior", "to nearest training code, codes ~ prior", 3),
+               Field("intrinsic_dimension", "intrinsic dimension (TwoNN), codes", 1),
+               Field("intrinsic_dimension_under_prior", "intrinsic dimension (TwoNN), codes ~ prior", 1)],
 }
 PER_ENTRY: dict[str, list[Field]] = {
     "generation": [Field("inception_kid", "Inception KID, {entry}", 5), Field("inception_kid_n", "n", 0),
@@ -111,6 +113,8 @@ COLUMNS: dict[str, Column] = {
     "nearest_prior": column("generation", "nearest_train_distance", "prior"),
     "nearest_oracle": column("oracle", "nearest_train_distance"),
     "nearest_null": column("oracle", "nearest_distance_under_prior"),
+    "idim": column("oracle", "intrinsic_dimension"),
+    "idim_null": column("oracle", "intrinsic_dimension_under_prior"),
     "cfid_gap": gap("classifier_fid", "prior", "learned", "classifier FID, prior - learned"),
     "confident_gap": gap("confident_share", "oracle", "prior", "confident, oracle - prior"),
 }
