@@ -17,7 +17,7 @@ between arms stayed inside their intervals, which the differences alone took for
 the next doubling is paired by seed (the seeds both budgets have) since 2026-12-03, also after numbers: a
 code-space endpoint (EP T/N) "moved" between decoder budgets whose encoders were the same, because one
 budget's three seeds were compared with the next one's seed 0 alone. Where no budget meets the rule, the
-verdict names what still moves at the smallest budget whose differences are all stable. The encoder's
+verdict names what still moves at each budget whose differences are all stable. The encoder's
 doubling decodes at the encoder's rate; its verdict is checked again with the protocol's decoder (BUDGET's
 epochs and rate) on the 4- and 8-epoch encoders. The curves show each method's raw metrics against the budget.
 """
@@ -136,13 +136,13 @@ def chosen_budget(rows: list[list[str]], budgets: tuple[int, ...]) -> str:
             return f"**budget: {budget}** (every endpoint stable over the next doubling)"
     text = ("**no budget yet**: no budget has every endpoint stable over the next doubling with seeds there "
             f"({len(endpoints)} endpoints)")
-    for budget in budgets:  # what holds it back at the smallest budget whose differences are all stable
+    held = []  # what holds each budget back whose differences are all stable
+    for budget in budgets:
         verdicts = {row[1]: row[-1] for row in rows if row[2] == str(budget)}
         differences = {label: v for label, v in verdicts.items() if not label.endswith(" alone")}
         if differences and set(differences.values()) == {"stable"} and len(verdicts) == len(endpoints):
-            moving = sorted(label for label, v in verdicts.items() if v != "stable")
-            return text + f"; at {budget} every difference is stable, not yet: {'; '.join(moving)}"
-    return text
+            held.append(f"at {budget}: {'; '.join(sorted(label for label, v in verdicts.items() if v != 'stable'))}")
+    return text + (f". Every difference is stable, but not yet {' — '.join(held)}" if held else "")
 
 
 def curves(found: dict, path: Path) -> None:
@@ -197,7 +197,8 @@ def main() -> None:
         text += [f"Not measured by the probe's runs (their samplers do not include what it needs), so not part "
                  f"of the rule: {', '.join(missing)}.", ""]
     runs_done = sum(len(seeds) for seeds in found.values())
-    text += ["![each method's metrics against the budget](probe.png)", "",
+    text += [f"What the studies run, `isogen.catalog.BUDGET` (its comment says why where the rule left a choice): "
+             f"{BUDGET}.", "", "![each method's metrics against the budget](probe.png)", "",
              f"*{runs_done} evaluated (method, budget, seed) points; mean ± std over the seeds a budget has (they "
              "differ between budgets, so a code-space metric such as EP T/N can step along the decoder's row).*"]
     write_text(folder / "probe.md", "\n".join(text) + "\n")

@@ -75,7 +75,7 @@ def test_arms_that_move_together_are_not_converged_for_the_decoder(tmp_path):
     alone = [row for row in with_arms if row[1].endswith(" alone") and row[2] == "4"]
     assert len(alone) == 7 and {row[-1] for row in alone} == {"moving"}  # 2 arms of MSE, 3 of cFID, 2 of EP
     chosen = probe_report.chosen_budget(with_arms, PROBE_EPOCHS)
-    assert chosen.startswith("**no budget yet**") and "at 4 every difference is stable, not yet: " in chosen
+    assert chosen.startswith("**no budget yet**") and "Every difference is stable, but not yet at 4: " in chosen
     assert "recon MSE: sigreg-sphere alone" in chosen  # what holds the budget back is named
 
 
