@@ -121,8 +121,9 @@ def probe() -> StudySpec:
 # endpoint stable from 4 to 8, seeds 0-2), then the decoder alone on the frozen encoder's codes at its own peak
 # rate (0.024: results/bench/decoder-lr/) for 8 epochs. That 8 is a choice the rule left: every difference
 # between arms is stable from 2 decoder epochs and each arm's prior classifier FID too, each arm's reconstruction
-# falls until 8, and at 8 sigreg-sphere's still falls 0.9% to 16 (0.0144 -> 0.0143) against seeds that agree to
-# 0.3%, where the clause asks for exact convergence; 16 would add about 9 h to study-cpu for that 0.9%.
+# falls until 8, and at 8 sigreg-sphere's still falls 0.9% to 16 (0.0144 -> 0.0143, seed 0) against a seed
+# half-width of 0.5% (three seeds agreeing to 0.3%): there the clause asks for exact convergence; 16 would add
+# about 9 h to study-cpu for that 0.9%. The encoder's 4 holds with this decoder (the probe report's third table).
 BUDGET = {"epochs": 4, "decoder_epochs": 8, "decoder_lr": 0.024}
 ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM (and the oracle)
 Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
