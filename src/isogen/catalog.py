@@ -106,9 +106,9 @@ def probe() -> StudySpec:
                           encoder=f"{m}-e{PROBE_DECODER_ON}", seeds=probe_seeds(m, d, PROBE_DECODER_SEEDED))
                     for m in PROBE_METHODS if d < PROBE_DECODER_EPOCHS[-1] or m in ENDPOINT_ARMS]
                 for d in PROBE_DECODER_EPOCHS}  # (ae-gmm's decoder trains in its objective: flat from 2 to 8)
-    # The encoder's verdict again with the protocol's decoder (BUDGET's epochs and rate) on the 8-epoch encoders,
-    # seed 0 (the change is paired by seed; the interval is the 4-epoch encoders', whose runs are in the doubling
-    # above, which was at the encoder's rate when it chose 4).
+    # The encoder's verdict (taken with decoders at the encoder's rate) again with the protocol's decoder, BUDGET's
+    # epochs and rate, on the 8-epoch encoders' seed 0: the change is paired by seed, and its interval is that of
+    # the 4-epoch encoders' runs with this decoder, which the doubling above already has (seeds 0-2).
     protocol = BUDGET["decoder_epochs"]
     recheck = [Entry(f"{m}-e8-lr{rate}-dec{protocol}", m, {"decoder_epochs": protocol, "decoder_lr": rate},
                      encoder=f"{m}-e8") for m in PROBE_METHODS if m in ENDPOINT_ARMS]
@@ -122,7 +122,7 @@ def probe() -> StudySpec:
 # rate (0.024: results/bench/decoder-lr/) for 8 epochs. That 8 is a choice the rule left: every difference
 # between arms is stable from 2 decoder epochs and each arm's prior classifier FID too, each arm's reconstruction
 # falls until 8, and at 8 sigreg-sphere's still falls 0.9% to 16 (0.0144 -> 0.0143, seed 0) against a seed
-# half-width of 0.5% (three seeds agreeing to 0.3%): there the clause asks for exact convergence; 16 would add
+# half-width of 0.5% (three seeds at 0.01441-0.01447): there the clause asks for exact convergence; 16 would add
 # about 9 h to study-cpu for that 0.9%. The encoder's 4 holds with this decoder (the probe report's third table).
 BUDGET = {"epochs": 4, "decoder_epochs": 8, "decoder_lr": 0.024}
 ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM (and the oracle)
