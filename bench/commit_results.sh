@@ -11,7 +11,15 @@ for metrics in "$out"/runs/*/metrics.json; do
   staged=$((staged + 1))
 done
 git add "$out"/*.json "$out"/*.jsonl 2>/dev/null || true
-[ -d "$out/report" ] && git add "$out/report"
+if [ -d "$out/report" ]; then
+  git add "$out/report"
+  # a file over 2 MB (a self-contained HTML report, a large grid) stays out: --report-only rebuilds it
+  while IFS= read -r big; do
+    git rm -q --cached "$big"
+    echo "left out (over 2 MB; rebuilt by isogen study ... --report-only): $big"
+  done < <(git diff --cached --name-only -- "$out/report" | while IFS= read -r f; do
+             [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 2097152 ] && echo "$f"; done)
+fi
 if git diff --cached --quiet; then
   echo "nothing new in $out"
 else
