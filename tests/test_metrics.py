@@ -171,6 +171,8 @@ def test_twonn_is_the_pareto_maximum_likelihood():
     u = torch.rand(200000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     distances = torch.stack([torch.ones_like(u), u ** (-1 / 7.0)], dim=1)
     assert twonn_dimension(distances) == pytest.approx(7.0, rel=0.01)
+    duplicate = torch.tensor([[0.0, 1.0]], dtype=torch.float64)  # a query on a reference point: no ratio
+    assert twonn_dimension(torch.cat([distances, duplicate])) == pytest.approx(twonn_dimension(distances), rel=1e-12)
 
 
 def test_classifier_is_accurate(mnist):

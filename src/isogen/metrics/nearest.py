@@ -32,7 +32,10 @@ def mean_nearest_distance(z: torch.Tensor, reference: torch.Tensor, chunk: int =
 
 
 def twonn_dimension(distances: torch.Tensor) -> float:
-    """(N, 2) nearest and second-nearest distances -> the TwoNN maximum-likelihood intrinsic dimension."""
+    """(N, 2) nearest and second-nearest distances -> the TwoNN maximum-likelihood intrinsic dimension. A query
+    that coincides with a reference point (a duplicate image's code) has no ratio and is left out, as in Facco et
+    al."""
+    distances = distances[distances[:, 0] > 0]
     log_ratio = torch.log(distances[:, 1] / distances[:, 0])
     return float(len(log_ratio) / log_ratio.sum())
 
