@@ -4,7 +4,6 @@ self-contained HTML page written from the same list of blocks. Everything it sho
 folders' small files (config, log, metrics, pictures), so a fresh clone rebuilds it from committed results."""
 from __future__ import annotations
 
-import base64
 import html
 import math
 import shutil
@@ -253,8 +252,8 @@ def render(blocks: list[tuple], folder: Path) -> Path:
         elif kind == "img":
             name, caption = args
             md.append(f"![{caption}]({name})\n\n*{caption}*\n")
-            data = base64.b64encode((folder / name).read_bytes()).decode()
-            body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+            # linked, not embedded: the pictures sit beside the page, which stays small enough to commit
+            body.append(f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     write_text(folder / "report.md", "\n".join(md))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
