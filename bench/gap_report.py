@@ -28,8 +28,10 @@ from isogen.files import read_json, write_text  # noqa: E402
 from isogen.metrics.schema import COLUMNS, value  # noqa: E402
 
 DEFAULT = "sigreg-sphere-d64-s0"  # the protocol's sigreg-sphere (lambda = 0.1, D = 64): what each run changes
-SHOWN = ("probe", "ep_n", "mrl", "idim", "nearest_oracle", "nearest_prior", "nearest_null", "confident_oracle",
-         "confident", "confident_gmm", "confident_learned", "cfid_oracle", "cfid_prior", "cfid_gmm")
+SHOWN = {"probe": "probe", "ep_n": "EP T/N", "mrl": "mean resultant", "idim": "dim (TwoNN)",
+         "nearest_oracle": "nearest: test code", "nearest_prior": "prior point", "nearest_null": "codes ~ prior",
+         "confident_oracle": "confident: oracle", "confident": "prior", "confident_gmm": "GMM",
+         "confident_learned": "learned", "cfid_oracle": "cFID: oracle", "cfid_prior": "prior", "cfid_gmm": "GMM"}
 IGNORED = {"samplers", "seed"}  # settings that do not change the model
 TARGET = {"confident": 0.85, "confident_gap": 0.05, "cfid_ratio": 1.5}  # issue 23
 
@@ -75,8 +77,7 @@ def cell(number: float | None, key: str) -> str:
 
 
 def table(rows: list[tuple[str, str, dict]]) -> str:
-    titles = [COLUMNS[k].title if k in COLUMNS else "confident, GMM" for k in SHOWN]
-    lines = ["| run | changes | " + " | ".join(titles) + " | FID prior / oracle | target |",
+    lines = ["| run | changes | " + " | ".join(SHOWN.values()) + " | cFID prior / oracle | target |",
              "|---|---|" + "---|" * (len(SHOWN) + 2)]
     for name, change, metrics in rows:
         ratio = (read(metrics, "cfid_prior") or float("nan")) / (read(metrics, "cfid_oracle") or float("nan"))
@@ -107,12 +108,14 @@ def picture(rows: list[tuple[str, str, dict]], path: Path) -> None:
         ax.grid(alpha=0.3)
         if log:
             ax.set_xscale("log")
-        ax.legend(fontsize=7, loc="lower right" if not log else "upper right")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes[0].axvline(TARGET["confident"], color="gray", ls="--", lw=1)
     axes[0].set_yticks(list(y), names, fontsize=8)
     axes[0].invert_yaxis()
     fig.suptitle("study-gap: decoded uniform points (prior) against decoded test codes (oracle)", fontsize=11)
-    fig.tight_layout()
+    handles = {h.get_label(): h for ax in axes for h in ax.collections}
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     save_figure(fig, path)
 
 
