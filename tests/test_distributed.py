@@ -21,6 +21,7 @@ from isogen.methods import METHODS, make_method
 BATCH = 16
 CASES = [(name, {}) for name in METHODS] + [("sigreg-sphere", {"sigreg_target": "sphere"}),
                                             ("sigreg-sphere", {"sigreg_views": "separate"}),
+                                            ("sigreg-sphere", {"head_norm": "running"}),
                                             ("infonce", {"decoder": "flow", "flow_drop_prob": "0.5"})]
 
 

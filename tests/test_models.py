@@ -1,12 +1,15 @@
 """Contract tests over every encoder and decoder of the registries."""
+import numpy as np
 import pytest
 import torch
 
+from isogen.codes import recompute_batchnorm
 from isogen.config import make_config
 from isogen.data import as_float
 from isogen.errors import IsogenError
 from isogen.geometry import EUCLIDEAN, SPHERE
 from isogen.models import DECODERS, ENCODERS, build_model
+from isogen.models.encoders import RunningBatchNorm
 
 
 def config(**overrides):
@@ -76,3 +79,62 @@ def test_fresh_encoder_codes_are_not_collapsed(encoder, mnist):
     z = model.encode(as_float(mnist.train_images[:256]))  # training mode: batch statistics, as in a step
     off_diagonal = (z @ z.T)[~torch.eye(len(z), dtype=torch.bool)]
     assert off_diagonal.mean() < 0.6
+
+
+def test_running_batchnorm_moments_follow_a_numpy_reference():
+    """Cumulative average of each batch's mean and unbiased variance over the first 1/momentum batches, then
+    the moving average; every output normalised by the moments from before its own batch."""
+    torch.manual_seed(0)
+    layer = RunningBatchNorm(3, momentum=0.25)
+    batches = [torch.randn(16, 3) * (1 + b) + b for b in range(7)]
+    mean, var = np.zeros(3), np.ones(3)
+    for b, x in enumerate(batches, start=1):
+        out = layer(x)
+        expected = (x.numpy() - mean) / np.sqrt(var + layer.eps)
+        np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+        weight = max(1 / b, 0.25)
+        mean = (1 - weight) * mean + weight * x.numpy().mean(0)
+        var = (1 - weight) * var + weight * x.numpy().var(0, ddof=1)
+        np.testing.assert_allclose(layer.running_mean.numpy(), mean, rtol=1e-5)
+        np.testing.assert_allclose(layer.running_var.numpy(), var, rtol=1e-5)
+    assert layer.state_dict().keys() == torch.nn.BatchNorm1d(3).state_dict().keys()
+
+
+def test_a_running_batchnorm_code_does_not_depend_on_its_batch():
+    """The point of head_norm=running: an image's features in a training step are the same whatever the other
+    images of its batch (with BatchNorm1d they are not), and gradients still reach the input and the affine."""
+    x = torch.randn(8, 4, requires_grad=True)
+    layer = RunningBatchNorm(4)
+    layer(x).pow(2).sum().backward()  # the moments' own update after the forward does not break backward
+    assert x.grad.abs().sum() > 0 and layer.weight.grad.abs().sum() > 0
+    other = torch.cat([x[:1].detach(), 5 + 3 * torch.randn(7, 4)])
+    for norm, independent in ((RunningBatchNorm, True), (torch.nn.BatchNorm1d, False)):
+        outputs = []
+        for batch in (x.detach(), other):
+            layer = norm(4)
+            layer.running_mean.fill_(0.5)
+            outputs.append(layer(batch)[0])
+        assert torch.allclose(*outputs) is independent
+
+
+def test_head_norm_picks_the_projection_heads_normalisation(mnist):
+    """Every encoder builds with either head; the running one's codes spread once its moments have seen a batch,
+    and BatchNorm's recomputation on clean images (bn_recompute) gives it the same moments."""
+    for encoder in ENCODERS:
+        torch.manual_seed(0)
+        model = build_model(config(encoder=encoder, embed_dim=32, encoder_width=32, head_norm="running"), SPHERE,
+                            False)
+        assert any(isinstance(m, RunningBatchNorm) for m in model.encoder.modules())
+        images = mnist.train_images[:256]
+        model.encode(as_float(images))  # training mode: the moments take this batch's
+        z = model.encode(as_float(images))
+        assert (z @ z.T)[~torch.eye(len(z), dtype=torch.bool)].mean() < 0.6
+        recompute_batchnorm(model, images, batch_size=128)
+        reference = build_model(config(encoder=encoder, embed_dim=32, encoder_width=32), SPHERE, False)
+        reference.load_state_dict(model.state_dict())
+        recompute_batchnorm(reference, images, batch_size=128)
+        assert torch.allclose(model.encoder.state_dict()[name := next(k for k in model.encoder.state_dict()
+                                                                     if k.endswith("running_var"))],
+                              reference.encoder.state_dict()[name])
+    with pytest.raises(IsogenError, match="valid head_norms: batch, running"):
+        build_model(config(head_norm="layer"), SPHERE, False)

@@ -32,6 +32,7 @@ from torch import nn
 
 from .errors import IsogenError
 from .losses import Batch
+from .models.encoders import RunningBatchNorm
 
 # torch 2.14 marks the autograd collectives of torch.distributed.nn deprecated in favour of the private
 # _functional_collectives; they are still the public ones, and the same in the older torch of our GPUs.
@@ -118,10 +119,12 @@ class World(Single):
             dist.broadcast(tensor.data, src=0)
 
     def prepare(self, model: nn.Module) -> None:
-        """BatchNorm layers take their moments over the global batch."""
+        """BatchNorm layers take their moments over the global batch (running-moment ones, their updates)."""
         for parent in list(model.modules()):
             for name, child in parent.named_children():
-                if type(child) in (nn.BatchNorm1d, nn.BatchNorm2d):
+                if isinstance(child, RunningBatchNorm):
+                    child.batch = self
+                elif type(child) in (nn.BatchNorm1d, nn.BatchNorm2d):
                     replacement = GlobalBatchNorm(child.num_features, self, child.eps, child.momentum)
                     replacement.load_state_dict(child.state_dict())
                     setattr(parent, name, replacement.to(child.weight.device))

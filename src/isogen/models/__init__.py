@@ -7,11 +7,11 @@ from ..config import Config
 from ..geometry import Geometry
 from ..registry import lookup
 from .decoders import Decoder, DeconvDecoder
-from .encoders import CNNEncoder, ResNetEncoder
+from .encoders import HEAD_NORMS, CNNEncoder, ResNetEncoder
 from .flow import FlowDecoder
 from .latent import LatentModel
 
-ENCODERS: dict[str, Callable[[int, int], nn.Module]] = {"cnn": CNNEncoder, "resnet": ResNetEncoder}
+ENCODERS: dict[str, Callable[[int, int, type[nn.Module]], nn.Module]] = {"cnn": CNNEncoder, "resnet": ResNetEncoder}
 DECODERS: dict[str, type[Decoder]] = {"deconv": DeconvDecoder, "flow": FlowDecoder}
 
 
@@ -19,9 +19,10 @@ def build_model(config: Config, geometry: Geometry, posterior: bool) -> LatentMo
     """The encoder (2D outputs for a Gaussian posterior, else D) and the decoder that `config` names.
     Built in this order, so the same seed gives the same initial weights."""
     head_dim = 2 * config.embed_dim if posterior else config.embed_dim
-    encoder = lookup(ENCODERS, "encoder", config.encoder)(head_dim, config.encoder_width)
+    norm = lookup(HEAD_NORMS, "head_norm", config.head_norm)
+    encoder = lookup(ENCODERS, "encoder", config.encoder)(head_dim, config.encoder_width, norm)
     decoder = lookup(DECODERS, "decoder", config.decoder).from_config(config)
     return LatentModel(encoder, decoder, geometry, config.embed_dim, posterior)
 
 
-__all__ = ["DECODERS", "ENCODERS", "Decoder", "LatentModel", "build_model"]
+__all__ = ["DECODERS", "ENCODERS", "HEAD_NORMS", "Decoder", "LatentModel", "build_model"]

@@ -1,6 +1,7 @@
 """Encoders: x (N, 1, 28, 28) in [0, 1] -> h (N, H), each ending in SimCLR's projection head.
 
-Every encoder is built as `cls(out_dim, width)`; register a new one in `isogen.models.ENCODERS`.
+Every encoder is built as `cls(out_dim, width, norm)`, `norm` the head's normalisation (a class of HEAD_NORMS);
+register a new encoder in `isogen.models.ENCODERS`.
 """
 from __future__ import annotations
 
@@ -8,16 +9,54 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..losses import LOCAL, Batch
 
-def projection_head(in_features: int, hidden: int, out_dim: int) -> list[nn.Module]:
-    """Linear -> BatchNorm -> ReLU -> Linear, SimCLR's projector.
 
-    Why the BatchNorm: without it the head's inputs are all-positive ReLU features that barely differ
+class RunningBatchNorm(nn.BatchNorm1d):
+    """BatchNorm that normalises with its running moments in training as in evaluation.
+
+    After normalising, a training batch's moments update the running ones (without gradient; a cumulative
+    average over the first 1/momentum batches, then the usual moving average), so no code depends on the other
+    images of its batch. With SimCLR's BatchNorm a batch's codes are normalised by that batch's own moments: a
+    regulariser of the batch's distribution (SIGReg) can then be met through those moments while the codes of
+    single images, which the decoder and the prior see, stay far from it (results/bench/gap-quick.md: at D = 8
+    the same views' codes have mean resultant length 0.013 under their batch's moments and 0.154 under the
+    running ones). The very first batch meets the initial moments (0, 1). Same parameters, buffers and
+    state-dict keys as nn.BatchNorm1d.
+    """
+
+    batch: Batch = LOCAL  # the rows the moments are taken over (all ranks' under torchrun)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # copies: the buffers change below, and backward reads the moments the forward used
+        out = F.batch_norm(x, self.running_mean.clone(), self.running_var.clone(), self.weight, self.bias, False,
+                           0.0, self.eps)
+        if self.training:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                weight = 1.0 / self.num_batches_tracked  # a device tensor; momentum None: cumulative throughout
+                weight = weight if self.momentum is None else torch.clamp(weight, min=self.momentum)
+                rows = x.float()
+                mean = self.batch.mean(rows)
+                var = self.batch.mean((rows - mean) ** 2) * (n := self.batch.rows(len(rows))) / (n - 1)
+                self.running_mean.lerp_(mean, weight)
+                self.running_var.lerp_(var, weight)
+        return out
+
+
+# the projection head's normalisation (config.head_norm)
+HEAD_NORMS: dict[str, type[nn.BatchNorm1d]] = {"batch": nn.BatchNorm1d, "running": RunningBatchNorm}
+
+
+def projection_head(in_features: int, hidden: int, out_dim: int, norm: type[nn.Module]) -> list[nn.Module]:
+    """Linear -> norm -> ReLU -> Linear, SimCLR's projector (norm: BatchNorm, or RunningBatchNorm).
+
+    Why the normalisation: without it the head's inputs are all-positive ReLU features that barely differ
     between images at initialisation, so every code starts at nearly one point (mean cosine 0.995).
     From there SIGReg's statistic is ~N times its null value and its gradient, ~600x InfoNCE's, sets
     Adam's step scale for hundreds of steps while the embedding stays anisotropic.
     """
-    return [nn.Linear(in_features, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out_dim)]
+    return [nn.Linear(in_features, hidden, bias=False), norm(hidden), nn.ReLU(), nn.Linear(hidden, out_dim)]
 
 
 class CNNEncoder(nn.Sequential):
@@ -26,14 +65,14 @@ class CNNEncoder(nn.Sequential):
     The first convolution already strides: full-resolution feature maps would triple the cost on a CPU.
     """
 
-    def __init__(self, out_dim: int, width: int = 32):
+    def __init__(self, out_dim: int, width: int = 32, norm: type[nn.Module] = nn.BatchNorm1d):
         w = width
         super().__init__(
             nn.Conv2d(1, w, 4, stride=2, padding=1), nn.ReLU(),  # 14x14
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),  # 7x7
             nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(),
             nn.Flatten(),
-            *projection_head(4 * w * 7 * 7, 8 * w, out_dim),
+            *projection_head(4 * w * 7 * 7, 8 * w, out_dim, norm),
         )
 
 
@@ -55,7 +94,7 @@ class ResidualBlock(nn.Module):
 class ResNetEncoder(nn.Sequential):
     """A small ResNet: stem, three stages of two residual blocks (28 -> 14 -> 7), mean pool, projection head."""
 
-    def __init__(self, out_dim: int, width: int = 32):
+    def __init__(self, out_dim: int, width: int = 32, norm: type[nn.Module] = nn.BatchNorm1d):
         w = width
         super().__init__(
             nn.Conv2d(1, w, 3, padding=1, bias=False), nn.GroupNorm(8, w), nn.ReLU(),
@@ -63,5 +102,5 @@ class ResNetEncoder(nn.Sequential):
             ResidualBlock(w, 2 * w, 2), ResidualBlock(2 * w, 2 * w, 1),
             ResidualBlock(2 * w, 4 * w, 2), ResidualBlock(4 * w, 4 * w, 1),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            *projection_head(4 * w, 8 * w, out_dim),
+            *projection_head(4 * w, 8 * w, out_dim, norm),
         )
