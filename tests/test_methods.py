@@ -178,3 +178,13 @@ def test_every_method_specific_key_is_read_by_someone_and_the_checks_name_who():
                ["code_flow_steps"])
     with pytest.raises(IsogenError, match=r"sigreg_target does not apply to sigreg-gauss .* only sigreg-sphere read"):
         check_keys(make_config("smoke", {"method": "sigreg-gauss", "sigreg_target": "sphere"}), ["sigreg_target"])
+
+
+def test_clean_view_makes_every_first_view_the_image_itself():
+    x = torch.rand(4, 1, 28, 28)
+    default = make_method(make_config("smoke", {"method": "sigreg-sphere"}))
+    clean = make_method(make_config("smoke", {"method": "sigreg-sphere", "clean_view": "true"}))
+    drawn = {m: m.noise(3, 4, torch.Generator().manual_seed(0))["views"] for m in (default, clean)}
+    assert torch.equal(drawn[clean][:, 4:], drawn[default][:, 4:])  # the second views: the default's draws
+    assert not torch.equal(drawn[default][:, :4], drawn[clean][:, :4])
+    assert torch.allclose(apply_affine(x, drawn[clean][0, :4]), x, atol=1e-5)  # identity maps: the images

@@ -49,6 +49,9 @@ class Config:
     # (isogen.codes.recompute_batchnorm): the frozen encoder's codes then are what SIGReg saw in training
     bn_recompute: bool = False
     # contrastive views: random affine transforms
+    # clean_view: the first view of every image is the image itself, so the codes the objective (SIGReg) sees
+    # include those of clean images, which the decoder and the prior use
+    clean_view: bool = False
     rotation_deg: float = 12.0
     translate_px: float = 2.0
     scale_frac: float = 0.1

@@ -117,7 +117,7 @@ class Contrastive(Method):
     """Encoder trained on two random affine views; decoder on stop-gradient codes of clean images."""
 
     decoder_in_objective = False
-    config_keys = frozenset({"rotation_deg", "translate_px", "scale_frac", "shear_deg"})
+    config_keys = frozenset({"rotation_deg", "translate_px", "scale_frac", "shear_deg", "clean_view"})
 
     def __init__(self, config: Config):
         super().__init__(config)
@@ -125,8 +125,10 @@ class Contrastive(Method):
 
     def noise(self, steps, n, generator):
         # two views of every image: 2n inverse affine maps per step, [view 1 of all; view 2 of all]
-        theta = sample_affine(steps * 2 * n, 28, 28, self.ranges, generator, generator.device)
-        return {"views": theta.view(steps, 2 * n, 2, 3)}
+        theta = sample_affine(steps * 2 * n, 28, 28, self.ranges, generator, generator.device).view(steps, 2 * n, 2, 3)
+        if self.config.clean_view:  # drawn all the same, so the second views are those of the default
+            theta[:, :n] = torch.eye(2, 3, device=theta.device)
+        return {"views": theta}
 
     def embedding_terms(self, h: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
         """h: (2N, H), the two views stacked; the method's objective on them."""
