@@ -21,7 +21,7 @@ class Config:
     method: str = "sigreg-sphere"  # a name in isogen.methods.METHODS
     encoder: str = "cnn"  # a name in isogen.models.ENCODERS
     # the projection head's normalisation: batch (SimCLR's BatchNorm) | running (normalised by running moments in
-    # training too, so SIGReg cannot be met through each batch's own moments: isogen.models.encoders)
+    # training too, so no code depends on its batch: isogen.models.encoders)
     head_norm: str = "batch"
     decoder: str = "deconv"  # a name in isogen.models.DECODERS
     embed_dim: int = 64  # D, the latent dimension

@@ -17,12 +17,11 @@ class RunningBatchNorm(nn.BatchNorm1d):
 
     After normalising, a training batch's moments update the running ones (without gradient; a cumulative
     average over the first 1/momentum batches, then the usual moving average), so no code depends on the other
-    images of its batch. With SimCLR's BatchNorm a batch's codes are normalised by that batch's own moments: a
-    regulariser of the batch's distribution (SIGReg) can then be met through those moments while the codes of
-    single images, which the decoder and the prior see, stay far from it (results/bench/gap-quick.md: at D = 8
-    the same views' codes have mean resultant length 0.013 under their batch's moments and 0.154 under the
-    running ones). The very first batch meets the initial moments (0, 1). Same parameters, buffers and
-    state-dict keys as nn.BatchNorm1d.
+    images of its batch, in training as in evaluation. (It was built to test whether SIGReg is met through
+    each batch's moments rather than by each image's code; study-gap found no such effect and no gain at
+    D = 8: the codes it leaves far from uniform are clean images', where SIGReg sees views'. See clean_view.)
+    The very first batch meets the initial moments (0, 1). Same parameters, buffers and state-dict keys as
+    nn.BatchNorm1d.
     """
 
     batch: Batch = LOCAL  # the rows the moments are taken over (all ranks' under torchrun)
