@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from isogen.catalog import load_spec  # noqa: E402
 from isogen.figures import picture_mosaic, save_figure  # noqa: E402
 from isogen.files import read_json, write_text  # noqa: E402
-from isogen.metrics.schema import COLUMNS, value  # noqa: E402
+from isogen.metrics.schema import COLUMNS, column, value  # noqa: E402
 
 DEFAULT = "sigreg-sphere-d64-s0"  # the protocol's sigreg-sphere (lambda = 0.1, D = 64): what each run changes
 SHOWN = {"probe": "probe", "ep_n": "EP T/N", "mrl": "mean resultant", "idim": "dim (TwoNN)",
@@ -36,13 +36,11 @@ IGNORED = {"samplers", "seed"}  # settings that do not change the model
 TARGET = {"confident": 0.85, "confident_gap": 0.05, "cfid_ratio": 1.5}  # issue 23
 
 
-def extra(key: str) -> object:
-    """Columns this report adds to the schema's: the GMM's confident share."""
-    return {"confident_gmm": "generation.gmm.confident_share"}.get(key)
+COLUMNS_HERE = {**COLUMNS, "confident_gmm": column("generation", "confident_share", "gmm")}  # and the GMM's share
 
 
 def read(metrics: dict, key: str) -> float | None:
-    return value(metrics, extra(key) or COLUMNS[key].path)
+    return value(metrics, COLUMNS_HERE[key].path)
 
 
 def changes(overrides: dict, default: dict) -> str:
@@ -72,8 +70,7 @@ def met(metrics: dict) -> bool:
 
 
 def cell(number: float | None, key: str) -> str:
-    digits = 3 if key.startswith("confident") else (COLUMNS[key].digits if key in COLUMNS else 3)
-    return "—" if number is None else f"{number:.{digits}f}"
+    return "—" if number is None else f"{number:.{COLUMNS_HERE[key].digits}f}"
 
 
 def table(rows: list[tuple[str, str, dict]]) -> str:

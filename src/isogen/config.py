@@ -46,7 +46,8 @@ class Config:
     channels_last: bool = False  # NHWC memory layout for the convolutions
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always saved)
     # when the encoder's stage ends, set its BatchNorm running moments to the clean training images' own
-    # (isogen.codes.recompute_batchnorm): the frozen encoder's codes then are what SIGReg saw in training
+    # (isogen.codes.recompute_batchnorm): clean images are then normalised by their own moments, as the views
+    # were by theirs in training (study-gap: the codes of clean images sit far from uniform where views' do not)
     bn_recompute: bool = False
     # contrastive views: random affine transforms
     # clean_view: the first view of every image is the image itself, so the codes the objective (SIGReg) sees
