@@ -197,7 +197,8 @@ def gap() -> StudySpec:
     BatchNorm's moments recomputed on the clean images; then, on top of the clean view, twice the epochs, half the
     views' affine ranges, the exact target, per-view statistics, 1024 slices, batch 512, tau = 0.5, SIGReg before
     normalisation (sigreg-gauss); the Sphere Encoder without the common decoder-only stage (which trains its decoder
-    on clean codes alone) at the same total epochs; last, the protocol's lambda grid at D = 64. Each with the prior,
+    on clean codes alone) at the same total epochs; lambda = 3 and BatchNorm's recomputed moments on top of the
+    clean view; last, the protocol's lambda grid at D = 64. Each with the prior,
     a matched Gaussian, a GMM and the learned code flow, so the gap a density model closes is in view. (The encode-
     decode refinement is a sampling option: bench/refine.py measures it on these runs.)"""
     samplers = {"samplers": ALL_SAMPLERS + ",learned"}
@@ -241,6 +242,10 @@ def gap() -> StudySpec:
                at_low("sigreg-gauss", "sigreg-gauss", clean),
                at_low("sphere-ae-own-decoder", "sphere-ae", {**samplers, "decoder_epochs": 0,
                                                               "epochs": BUDGET["epochs"] + BUDGET["decoder_epochs"]}),
+               # with the clean view SIGReg sees the clean images' codes too: does a stronger lambda now help
+               # (without it lambda 3 took the clean codes further off)? And both fixes of the clean codes at once.
+               at_low("clean-view-lambda-3", "sigreg-sphere", {**clean, "sigreg_weight": 3.0}),
+               at_low("clean-view-bn-recompute", "sigreg-sphere", {**clean, "bn_recompute": True}),
                Entry("sigreg-sphere", "sigreg-sphere", samplers, grid={"sigreg_weight": [0.3, 3.0, 10.0]})]
     return StudySpec(name="study-gap", preset="", overrides={**CPU, **BUDGET}, entries=entries, dims=[64], seeds=[0],
                      eval=EvalOptions(maps=False))
