@@ -48,6 +48,45 @@ def test_the_training_target_is_the_straight_path_velocity():
     assert loss.item() == pytest.approx((x1 - x0).pow(2).sum((1, 2, 3)).mean().item(), rel=1e-5)
 
 
+def test_reflow_starts_from_the_ema_and_regresses_the_straight_line_between_its_pairs():
+    decoder = flow_decoder()
+    with torch.no_grad():
+        for p in decoder.net.parameters():
+            p.add_(1.0)  # network and EMA differ: the student must start from the EMA (what generates)
+    ema = [p.clone() for p in decoder.ema.parameters()]
+    z, x0, x1 = torch.randn(5, 16), torch.randn(5, 1, 28, 28), torch.rand(5, 1, 28, 28)
+    captured = {}
+
+    def network(xt, t, codes):
+        captured.update(xt=xt, t=t, codes=codes, weights=[p.detach().clone() for p in decoder.net.parameters()])
+        return decoder.net.stem.weight.sum() * 0 + torch.zeros_like(xt)  # v = 0, on a graph to the weights
+
+    decoder.net.forward = network
+    loss = decoder.reflow(z, x0, x1, torch.Generator().manual_seed(0), steps=1, batch_size=3, lr=0.0)[0]
+    draws = torch.Generator().manual_seed(0)
+    rows, t = torch.randint(5, (3,), generator=draws), torch.rand(3, generator=draws)
+    target = (2 * x1 - 1)[rows] - x0[rows]
+    assert all(torch.equal(a, b) for a, b in zip(captured["weights"], ema, strict=True))
+    assert torch.allclose(captured["t"], t) and torch.equal(captured["codes"], z[rows])
+    assert torch.allclose(captured["xt"], x0[rows] + t[:, None, None, None] * target, atol=1e-6)
+    assert loss == pytest.approx(target.pow(2).sum((1, 2, 3)).mean().item(), rel=1e-5)
+
+
+def test_reflow_learns_a_straight_flow_that_one_euler_step_follows():
+    """Pairs x1 = x0 + c(z) (in [-1, 1]) lie on straight lines of velocity c(z): after reflow one Euler step
+    of the student lands near the targets, where the untrained teacher's step did not."""
+    torch.manual_seed(0)
+    decoder = flow_decoder(decoder_width=8, flow_steps=1, flow_solver="euler", ema_decay=0.9)
+    z = torch.randn(2, 16).repeat(32, 1)  # two codes, 32 noises each
+    shift = torch.where(torch.arange(64)[:, None, None, None] % 2 == 0, 0.5, -0.5)
+    x0 = 0.1 * torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    x1 = (x0 + shift + 1) / 2  # the teacher's images, in [0, 1]
+    before = (decoder.integrate(x0, z) - x1).abs().mean().item()
+    decoder.reflow(z, x0, x1, torch.Generator().manual_seed(2), steps=150, batch_size=16, lr=3e-3)
+    after = (decoder.integrate(x0, z) - x1).abs().mean().item()
+    assert after < 0.05 < before
+
+
 def test_codes_are_dropped_to_the_null_code_at_the_set_rate():
     keep = flow_decoder(flow_drop_prob=0.25).noise(40, 100, torch.Generator().manual_seed(1))["flow_keep"]
     assert keep.dtype == torch.bool and keep.float().mean().item() == pytest.approx(0.75, abs=0.02)
