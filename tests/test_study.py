@@ -56,9 +56,20 @@ def test_presets_validate_and_plan_their_runs():
         load_spec("study-huge")
 
 
+def test_runs_train_every_arms_seeds_first_then_other_dims_then_knobs_and_a_decoder_after_its_encoder():
+    spec = tiny(entries=[{"label": "a", "method": "sigreg-sphere", "dims": [8, 16], "seeds": [0, 1],
+                          "seeds_other_dims": [0], "grid": {"sigreg_weight": [0.3]}},
+                         {"label": "b", "method": "vae"},
+                         {"label": "c", "method": "sigreg-sphere", "encoder": "a", "dims": [16], "seeds": [0],
+                          "overrides": {"decoder_lr": 0.01}}])
+    # c's first D is a's second: it waits in a's tier for the encoder it decodes
+    assert [r.name for r in spec.runs()] == ["a-d8-s0", "a-d8-s1", "b-d8-s0", "a-d16-s0", "c-d16-s0",
+                                             "a-sigreg_weight0.3-d8-s0"]
+
+
 def test_tiny_study_runs_skips_and_reports(tmp_path):
     spec = tiny()
-    assert [r.name for r in spec.runs()] == ["sigreg-sphere-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0", "vae-d8-s0"]
+    assert [r.name for r in spec.runs()] == ["sigreg-sphere-d8-s0", "vae-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0"]
     assert run_study(spec, tmp_path, progress=False) == {}
     report = write_report(spec, tmp_path)
     text = (report / "report.md").read_text()

@@ -125,17 +125,24 @@ class StudySpec:
         return [(d, s) for i, d in enumerate(dims) for s in (entry.seeds_other_dims or seeds if i else seeds)]
 
     def runs(self) -> list[RunPlan]:
-        """Every run in the spec's order (an entry's main runs, then its grid runs): the order they train in, so
-        an entry that decodes another's encoders comes after it."""
-        out = []
+        """Every run in the order they train: every entry's main runs at its first D, then its main runs at its
+        other D, then its grid runs, each tier in the entries' order — so that a study stopped part way (one
+        that spans sessions) has measured every arm at its seeds before the other dimensions and the knobs. A
+        run that decodes another run's encoder keeps to that run's tier or a later one, so it comes after it."""
+        tiers: dict[str, int] = {}
+        runs = []
         for entry in self.entries:
-            out += [self._run(entry, d, s, None) for d, s in self.points(entry)]
-            dim, seed = self.points(entry)[0]
-            default = self.config_overrides(entry, dim, seed, None)
+            first = self.points(entry)[0]
+            main = [self._run(entry, d, s, None) for d, s in self.points(entry)]
+            default = self.config_overrides(entry, *first, None)
             resolved = make_config(self.preset, default).to_dict()
-            out += [self._run(entry, dim, seed, (key, value)) for key, values in entry.grid.items()
+            grid = [self._run(entry, *first, (key, value)) for key, values in entry.grid.items()
                     for value in values if value != resolved[key]]  # the default is the main run itself
-        return out
+            for run in main + grid:
+                tier = 2 if run.varied else int(run.dim != first[0])
+                tiers[run.name] = max(tier, tiers.get(run.source, 0))
+                runs.append(run)
+        return sorted(runs, key=lambda run: tiers[run.name])  # stable: the entries' order within a tier
 
     def config_overrides(self, entry: Entry, dim: int, seed: int, varied: tuple[str, Scalar] | None) -> dict:
         source = self.entry(entry.encoder) if entry.encoder else None
