@@ -32,8 +32,8 @@ def encode_images(model: LatentModel, images: torch.Tensor, batch_size: int = 10
 def recompute_batchnorm(model: LatentModel, images: torch.Tensor, batch_size: int = 500) -> None:
     """Set the encoder's BatchNorm running moments to those of the clean `images` ((N, 28, 28) uint8): the
     average over batches of each batch's mean and unbiased variance (PyTorch's cumulative average). Training
-    normalises each batch of views by its own moments, and SIGReg is met under them; the codes of clean
-    images under the moments' running average can sit far from uniform (results/bench/gap-quick.md)."""
+    normalises batches of views by their moments; the clean images, whose codes the decoder and the prior use,
+    then get their own (study-gap's bn-recompute run)."""
     layers = [m for m in model.encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     device, was_training = next(model.parameters()).device, model.encoder.training
     momenta = [layer.momentum for layer in layers]
