@@ -7,7 +7,7 @@
     isogen sample runs/quick [--sampler matched] [-n 100]
     isogen interpolate runs/quick [--pairs 6] [--steps 10]
     isogen eval runs/quick [--kid-samples 1000] [--fid-samples 10000]
-    isogen study study-cpu [--out results/study-cpu] [--plan | --report-only]
+    isogen study study-cpu [--out results/study-cpu] [--plan | --report-only | --hours 2.5]
     isogen study study-cpu --launcher submitit --partition gpu   (a Slurm job array)
     isogen explore runs/quick [runs/other ...] --out explorer [--serve 8000]
 """
@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.add_argument("--plan", action="store_true", help="print the runs, the concurrency and a timed estimate; "
                                                         "train nothing")
+    p.add_argument("--hours", type=float, default=0.0, help="start only the runs that should end within this many "
+                   "hours, by the study's own timings (a session that must stop leaves no run part-trained)")
     p.add_argument("--concurrent", type=int, default=0,
                    help="runs trained at once (0: in worker processes 2, in this process as the memory holds)")
     p.add_argument("--eval-workers", type=int, default=-1,
@@ -277,7 +279,7 @@ def cmd_study(args) -> int:
     failures = {} if args.report_only else run_study(spec, out, args.device, not args.no_progress,
                                                      concurrent=args.concurrent,
                                                      eval_workers=args.eval_workers, launcher=args.launcher,
-                                                     slurm=slurm)
+                                                     slurm=slurm, hours=args.hours)
     folder = write_report(spec, out)
     print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
     return report_failures(failures, out / "failures.jsonl")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .budget import within_hours
 from .cluster import SlurmOptions, run_on_cluster
 from .config import Config, make_config
 from .data import Dataset
@@ -59,13 +60,15 @@ def pending_jobs(spec: StudySpec, out: Path, device: str) -> list[Job]:
 
 
 def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: bool = True, concurrent: int = 0,
-              eval_workers: int = -1, launcher: str = "auto", slurm: SlurmOptions | None = None) -> dict[str, str]:
+              eval_workers: int = -1, launcher: str = "auto", slurm: SlurmOptions | None = None,
+              hours: float = 0.0) -> dict[str, str]:
     """Train and evaluate every pending run here, `concurrent` at a time (0: launcher.study_concurrency): with
     launcher="processes" (a CPU's default) each in a worker process with its share of the cores, with "local"
     (a GPU's) interleaved in this process and evaluated in `eval_workers` background processes (-1: one on
     CUDA, none on a CPU); or with
-    launcher="submitit", one Slurm array task per run (isogen.cluster). Returns the runs that failed,
-    name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
+    launcher="submitit", one Slurm array task per run (isogen.cluster). hours > 0: only the runs that should
+    end within that many hours (isogen.budget). Returns the runs that failed, name -> one line (also in
+    OUT/failures.jsonl); the others are unaffected."""
     out = Path(out)
     # A spec may grow between invocations (more seeds at a deciding point): its finished runs still count, and
     # a run folder whose config the new spec plans differently is refused by `finished`.
@@ -73,6 +76,8 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
     remove_stale_temporaries(out)  # of a study killed while writing its records
     jobs = pending_jobs(spec, out, device)
     total = len(spec.runs())
+    if hours and launcher.startswith("submitit"):
+        raise IsogenError("--hours chooses the runs trained here; a cluster's tasks are limited by --time-min instead")
     if launcher.startswith("submitit"):
         resolved, concurrent = launcher, len(jobs)
         print(f"{spec.name}: {len(jobs)} of {total} runs to do, one {launcher} task each")
@@ -85,6 +90,11 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
                f"{concurrent} at a time, evaluated "
                + (f"in {eval_workers} worker process(es)" if eval_workers else "after each run"))
         print(f"{spec.name}: {len(jobs)} of {total} runs to do on {resolved}, {how}")
+        if hours:
+            chosen, ending = within_hours(jobs, {run.name: run for run in spec.runs()}, out, concurrent, hours)
+            print(f"  within {hours:g} h: {len(chosen)} of them (ending after about {ending:.1f} h by the study's "
+                  f"timings); the other {len(jobs) - len(chosen)} wait for the next invocation")
+            jobs = chosen
     timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
     failures: dict[str, str] = {}
     started = time.perf_counter()

@@ -1,0 +1,62 @@
+"""`isogen study SPEC --hours H`: start only the pending runs that should end within H hours, so that a session
+which must stop at a known time leaves no run part-trained (its checkpoint would not outlive a machine that is
+handed back, and the run would train again from its first epoch).
+
+A run's duration comes from the study's own record, OUT/timings.jsonl: each finished run's training and
+evaluation seconds, measured at the study's concurrency on this kind of machine. A pending run takes the mean of
+the recorded runs most like it: the same entry, grid point and D (other seeds), else the same entry and D, else
+the same entry; a run unlike any recorded one takes the longest recorded (so the guess errs long). A run resumed
+from a checkpoint is charged only the training its log has not yet recorded; a finished encoder trained again
+for its checkpoint, only its training. The runs are then laid out in the study's order on K slots, as the
+launchers start them (each when a slot frees, a decoder run after the run whose encoder it decodes), and those
+that would end after H hours wait for the next invocation. It is an estimate: a run slower than its peers can
+still end late.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import IsogenError
+from .files import read_jsonl
+from .launcher import Job
+from .study import RunPlan
+
+
+def expected_seconds(job: Job, plan: RunPlan, recorded: dict[str, dict], plans: dict[str, RunPlan]) -> float:
+    """The seconds this pending run should still take, from the recorded runs most like it."""
+    if not recorded:
+        raise IsogenError("--hours estimates runs from this study's finished ones, and timings.jsonl records none "
+                          "yet: run the study without --hours until a run has finished")
+    done = [(plans[name], r) for name, r in recorded.items() if name in plans]
+    likenesses = [lambda p: (p.entry, p.varied, p.dim) == (plan.entry, plan.varied, plan.dim),
+                  lambda p: (p.entry, p.dim) == (plan.entry, plan.dim), lambda p: p.entry == plan.entry]
+    for alike in likenesses:
+        peers = [r for p, r in done if alike(p)]
+        if peers:
+            train_s = sum(r["train_s"] for r in peers) / len(peers)
+            eval_s = sum(r["eval_s"] for r in peers) / len(peers)
+            break
+    else:
+        longest = max(recorded.values(), key=lambda r: r["train_s"] + r["eval_s"])
+        train_s, eval_s = longest["train_s"], longest["eval_s"]
+    trained_s = sum(r["seconds"] for r in read_jsonl(job.run_dir / "log.jsonl")) if not job.retrain else 0.0
+    return max(train_s - trained_s, 0.0) + (0.0 if job.retrain else eval_s)
+
+
+def within_hours(jobs: list[Job], plans: dict[str, RunPlan], out: Path, concurrent: int,
+                 hours: float) -> tuple[list[Job], float]:
+    """The jobs (in their order) that should end within `hours` when started `concurrent` at a time, and the
+    hours the last of them should end at."""
+    recorded = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
+    pending = {job.run_dir for job in jobs}
+    slots, ends, chosen = [0.0] * concurrent, {}, []  # when each slot frees; when each chosen run ends
+    for job in jobs:
+        if job.needs in pending and job.needs.name not in ends:
+            continue  # the run whose encoder it decodes waits too
+        seconds = expected_seconds(job, plans[job.name], recorded, plans)
+        slot = min(range(concurrent), key=slots.__getitem__)
+        start = max(slots[slot], ends.get(job.needs.name, 0.0) if job.needs else 0.0)
+        if start + seconds <= hours * 3600:
+            slots[slot] = ends[job.name] = start + seconds
+            chosen.append(job)
+    return chosen, max(ends.values(), default=0.0) / 3600
