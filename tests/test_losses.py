@@ -15,6 +15,7 @@ from isogen.losses import (
     epps_pulley_closed_form,
     gaussian_kl,
     info_nce,
+    koleo,
     reconstruction_bce,
     sphere_cf,
     trapezoid_grid,
@@ -198,6 +199,17 @@ def test_alignment_and_uniformity_match_direct_formulas():
     assert alignment(z1, z2, 1).item() == pytest.approx(np.mean([np.linalg.norm(a[i] - b[i]) for i in range(10)]))
     pairs = [np.exp(-2 * np.sum((a[i] - a[j]) ** 2)) for i in range(10) for j in range(i + 1, 10)]
     assert uniformity(z1, 2).item() == pytest.approx(np.log(np.mean(pairs)))
+
+
+def test_koleo_is_the_mean_negative_log_nearest_distance_and_pushes_neighbours_apart():
+    z = torch.nn.functional.normalize(torch.randn(12, 3), dim=1)
+    a = z.numpy().astype(np.float64)
+    nearest = [min(np.linalg.norm(a[i] - a[j]) for j in range(12) if j != i) for i in range(12)]
+    assert koleo(z).item() == pytest.approx(-np.mean(np.log(nearest)), rel=1e-5)
+    pair = torch.tensor([[1.0, 0.0], [0.8, 0.6], [-1.0, 0.0]], requires_grad=True)  # the first two are close
+    koleo(pair).backward()
+    assert torch.isfinite(pair.grad).all()
+    assert pair.grad[0] @ (pair[1] - pair[0]).detach() > 0  # descending the loss moves 0 away from 1
 
 
 def test_gaussian_kl_matches_torch_distributions():

@@ -8,6 +8,7 @@ from isogen.augment import apply_affine
 from isogen.config import make_config
 from isogen.errors import IsogenError
 from isogen.geometry import EUCLIDEAN, SPHERE
+from isogen.losses import koleo
 from isogen.methods import METHODS, Contrastive, make_method
 
 
@@ -92,6 +93,22 @@ def test_sigreg_per_view_is_the_mean_of_each_views_statistic():
     assert terms["sigreg"].item() == pytest.approx((each[0] + each[1]).item() / 2, rel=1e-6)
     pooled = method.sigreg(torch.cat([h1, h2]), noise["slices"]).item()
     assert abs(terms["sigreg"].item() - pooled) > 1e-3 * pooled  # the option changes what is measured
+
+
+def test_koleo_is_each_views_nearest_neighbour_term_on_the_codes_and_absent_at_weight_zero():
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(0)
+    _, method, model = build("sigreg-sphere", koleo_weight=0.5)
+    noise = one_step(method, model, 8)
+    terms = method.loss(model, x, noise)
+    h1, h2 = model.features(apply_affine(x.repeat(2, 1, 1, 1), noise["views"])).chunk(2)
+    each = [koleo(SPHERE.normalize(h)) for h in (h1, h2)]
+    assert terms["koleo"].item() == pytest.approx((each[0] + each[1]).item() / 2, rel=1e-6)
+    expected = terms["infonce"] + 0.1 * terms["sigreg"] + 0.5 * terms["koleo"] + terms["recon_bce"]
+    assert method.total(terms).item() == pytest.approx(expected.item(), rel=1e-6)
+    torch.manual_seed(0)
+    _, method, model = build("sigreg-sphere")
+    assert "koleo" not in method.loss(model, x, noise)
 
 
 def test_hs_vae_anneals_its_weights_in_place_as_sqrt_epoch():

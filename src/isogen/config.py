@@ -66,6 +66,8 @@ class Config:
     sigreg_knots: int = 17  # K trapezoid knots on [0, sigreg_t_max]
     sigreg_t_max: float = 3.0
     sigreg_views: str = "pooled"  # pooled: one statistic over both views' 2N embeddings | separate: per view, averaged
+    # KoLeo beside SIGReg: levels the codes' local density (a uniform point falls between dense class clusters)
+    koleo_weight: float = 0.0
     # Wang-Isola align/uniform
     uniformity_t: float = 2.0
     uniformity_weight: float = 1.0  # lambda of infonce-uniform (InfoNCE + lambda * uniformity)
@@ -120,6 +122,7 @@ class Config:
         need(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio={self.min_lr_ratio}", "use a value in [0, 1]")
         need(self.temperature > 0, f"temperature={self.temperature}", "use temperature > 0")
         need(self.sigreg_weight >= 0, f"sigreg_weight={self.sigreg_weight}", "use sigreg_weight >= 0")
+        need(self.koleo_weight >= 0, f"koleo_weight={self.koleo_weight}", "use koleo_weight >= 0")
         need(self.sigreg_slices >= 1, f"sigreg_slices={self.sigreg_slices}", "use sigreg_slices >= 1")
         need(self.sigreg_target in ("gauss", "sphere"), f"sigreg_target={self.sigreg_target!r}",
              "use 'gauss' or 'sphere'")

@@ -3,7 +3,7 @@ added, and Wang-Isola's alignment + uniformity in place of InfoNCE."""
 import torch.nn.functional as F
 
 from ..geometry import EUCLIDEAN
-from ..losses import SIGReg, alignment, info_nce, uniformity
+from ..losses import SIGReg, alignment, info_nce, koleo, uniformity
 from .base import Contrastive, LossWeights
 
 
@@ -17,18 +17,19 @@ class InfoNCE(Contrastive):
 
 
 class SIGRegSphere(InfoNCE):
-    """The main model: InfoNCE + lambda * SIGReg on normalised embeddings (target N(0,1) or exact Omega_D)."""
+    """The main model: InfoNCE + lambda * SIGReg on normalised embeddings (target N(0,1) or exact Omega_D), and
+    optionally + mu * KoLeo on each view's codes (koleo_weight; 0 leaves the term out)."""
 
     shared_noise = frozenset({"slices"})
     config_keys = InfoNCE.config_keys | {"sigreg_weight", "sigreg_slices", "sigreg_target", "sigreg_knots",
-                                         "sigreg_t_max", "sigreg_views"}
+                                         "sigreg_t_max", "sigreg_views", "koleo_weight"}
 
     def __init__(self, config):
         super().__init__(config)
         c = config
         self.sigreg = SIGReg(self.geometry, c.embed_dim, c.sigreg_slices, self.sigreg_target(), c.sigreg_t_max,
                              c.sigreg_knots)
-        self.weights = LossWeights(sigreg=c.sigreg_weight)
+        self.weights = LossWeights(sigreg=c.sigreg_weight, koleo=c.koleo_weight)
 
     def sigreg_target(self) -> str:
         return self.config.sigreg_target
@@ -41,7 +42,11 @@ class SIGRegSphere(InfoNCE):
             sigreg = sum(self.sigreg(view, noise["slices"], self.world) for view in h.chunk(2)) / 2
         else:  # the 2N embeddings of both views pooled: pairs are correlated, so its null mean is not EP's
             sigreg = self.sigreg(h, noise["slices"], self.world)
-        return super().embedding_terms(h, noise) | {"sigreg": sigreg}
+        terms = super().embedding_terms(h, noise) | {"sigreg": sigreg}
+        if self.config.koleo_weight:  # on the codes (normalised on the sphere, raw in R^D), per view
+            codes = [self.geometry.normalize(view.float()) for view in h.chunk(2)]
+            terms["koleo"] = sum(koleo(view, self.world) for view in codes) / 2
+        return terms
 
 
 class SIGRegGauss(SIGRegSphere):
