@@ -10,7 +10,7 @@ from isogen.catalog import STUDIES, load_spec
 from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.metrics.schema import COLUMNS, value
-from isogen.report import write_report
+from isogen.report import grid_curves, write_report
 from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
 from isogen.study import StudySpec
@@ -65,6 +65,23 @@ def test_runs_train_every_arms_seeds_first_then_other_dims_then_knobs_and_a_deco
     # c's first D is a's second: it waits in a's tier for the encoder it decodes
     assert [r.name for r in spec.runs()] == ["a-d8-s0", "a-d8-s1", "b-d8-s0", "a-d16-s0", "c-d16-s0",
                                              "a-sigreg_weight0.3-d8-s0"]
+
+
+def test_knob_curves_are_drawn_for_numeric_knobs_and_skip_categorical_ones(tmp_path):
+    spec = tiny(entries=[{"label": "a", "method": "sigreg-sphere",
+                          "grid": {"sigreg_weight": [0.3], "head_norm": ["running"]}}])
+    rows = []
+    for i, run in enumerate(spec.runs()):
+        (tmp_path / run.name).mkdir()
+        (tmp_path / run.name / "config.json").write_text(json.dumps(
+            {"sigreg_weight": float(run.overrides.get("sigreg_weight", 0.1)),
+             "head_norm": run.overrides.get("head_norm", "batch")}))
+        metrics = {"generation": {"prior": {"classifier_fid": 100.0 + i}},
+                   "representation": {"linear_probe_accuracy": 0.9},
+                   "isotropy": {"ep_per_code": 0.01}}
+        rows.append({"run": run, "metrics": metrics, "dir": tmp_path / run.name})
+    curves = grid_curves(spec, rows)
+    assert list(curves) == ["a: sigreg_weight"] and [p[0] for p in curves["a: sigreg_weight"]] == [0.1, 0.3]
 
 
 def test_tiny_study_runs_skips_and_reports(tmp_path):

@@ -222,7 +222,9 @@ def grid_curves(spec: StudySpec, rows: list) -> dict[str, list[tuple]]:
         points = spec.points(entry)[0]
         main = [r for r in rows if r["run"].entry == entry.label and r["run"].varied is None
                 and (r["run"].dim, r["run"].seed) == points]
-        for key in entry.grid:
+        for key, values in entry.grid.items():
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                continue  # a curve needs numbers; a categorical knob (head_norm=running) is in the tables
             varied = [r for r in rows if r["run"].entry == entry.label and r["run"].varied
                       and r["run"].varied[0] == key]
             series = sorted((float(read_json(r["dir"] / "config.json")[key]),
