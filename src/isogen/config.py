@@ -66,7 +66,7 @@ class Config:
     sigreg_knots: int = 17  # K trapezoid knots on [0, sigreg_t_max]
     sigreg_t_max: float = 3.0
     sigreg_views: str = "pooled"  # pooled: one statistic over both views' 2N embeddings | separate: per view, averaged
-    # KoLeo beside SIGReg: levels the codes' local density (a uniform point falls between dense class clusters)
+    # KoLeo beside SIGReg: levels the codes' local density (study-gap: at D = 8 it trades class structure for coverage)
     koleo_weight: float = 0.0
     # Wang-Isola align/uniform
     uniformity_t: float = 2.0
