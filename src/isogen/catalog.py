@@ -200,9 +200,9 @@ def gap() -> StudySpec:
     views' affine ranges, the exact target, per-view statistics, 1024 slices, batch 512, tau = 0.5, SIGReg before
     normalisation (sigreg-gauss); the protocol's lambda (0.1) and 0.3 at D = 64; lambda = 3, KoLeo (weights 1 and
     10) and BatchNorm's recomputed moments on top of the clean view; last, the Sphere Encoder without the common
-    decoder-only stage (which trains its decoder on clean codes alone) at the same total epochs. Each with the prior, a matched
-    Gaussian, a GMM and the learned code flow, so the gap a density model closes is in view. (The encode-decode
-    refinement is a sampling option: bench/refine.py measures it on these runs.)"""
+    decoder-only stage (which trains its decoder on clean codes alone) at the same total epochs. Each with the
+    prior, a matched Gaussian, a GMM and the learned code flow, so the gap a density model closes is in view. (The
+    encode-decode refinement is a sampling option: bench/refine.py measures it on these runs.)"""
     samplers = {"samplers": ALL_SAMPLERS + ",learned"}
     strong = {**samplers, "sigreg_weight": 1.0}
     low = [8]  # the dimension the later changes are made at
