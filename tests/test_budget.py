@@ -64,5 +64,7 @@ def test_the_likest_recorded_runs_set_the_estimate_and_a_resumed_run_is_charged_
 def test_without_a_finished_run_or_on_a_cluster_it_says_what_to_do(tmp_path):
     with pytest.raises(IsogenError, match="run the study without --hours until a run has finished"):
         choose(tmp_path, 1, recorded=[])
+    with pytest.raises(IsogenError, match="give the hours"):
+        run_study(spec(), tmp_path, "cpu", hours=-1)
     with pytest.raises(IsogenError, match="--time-min"):
         run_study(spec(), tmp_path, "cpu", launcher="submitit-local", hours=1)

@@ -69,6 +69,8 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
     launcher="submitit", one Slurm array task per run (isogen.cluster). hours > 0: only the runs that should
     end within that many hours (isogen.budget). Returns the runs that failed, name -> one line (also in
     OUT/failures.jsonl); the others are unaffected."""
+    if hours < 0:
+        raise IsogenError(f"--hours {hours:g}: give the hours the study may take from now, > 0 (0: no limit)")
     out = Path(out)
     # A spec may grow between invocations (more seeds at a deciding point): its finished runs still count, and
     # a run folder whose config the new spec plans differently is refused by `finished`.
