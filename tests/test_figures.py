@@ -31,3 +31,13 @@ def test_every_figure_writes_a_png(tmp_path):
     figures.sensitivity(tmp_path / "sensitivity.png", {"lambda": [(0.1, 600.0, 0.9), (1.0, 500.0, 0.8)]})
     for path in tmp_path.iterdir():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000, path.name
+
+
+def test_a_mosaic_of_fewer_pictures_than_columns_is_no_wider_than_they_need(tmp_path):
+    import matplotlib.image as mpimg
+
+    figures.image_grid(tmp_path / "grid.png", torch.rand(4, 1, 28, 28), 2, "grid")
+    pictures = [(tmp_path / "grid.png", "a"), (tmp_path / "grid.png", "b")]
+    figures.picture_mosaic(tmp_path / "mosaic.png", pictures, cols=5)
+    height, width = mpimg.imread(tmp_path / "mosaic.png").shape[:2]
+    assert width < 2.5 * height  # two panels of about 3.2 x 3.4 inches, not five

@@ -97,7 +97,8 @@ def code_maps(path: Path, codes: np.ndarray, labels: np.ndarray) -> None:
 
 
 def picture_mosaic(path: Path, pictures: list[tuple[Path, str]], cols: int = 5) -> None:
-    """Existing PNGs side by side, each with a title."""
+    """Existing PNGs side by side, each with a title; no wider than the pictures need."""
+    cols = min(cols, len(pictures))
     lines = -(-len(pictures) // cols)
     fig, axes = plt.subplots(lines, cols, figsize=(3.2 * cols, 3.4 * lines), dpi=90, squeeze=False)
     for ax in axes.flat:
