@@ -22,7 +22,7 @@ def choose(tmp_path, hours, concurrent=2, recorded=None):
     recorded = recorded if recorded is not None else [{"name": "a-d8-s0", "train_s": 600.0, "eval_s": 300.0}]
     write_jsonl(tmp_path / "timings.jsonl", recorded)
     finished = {r["name"] for r in recorded}
-    jobs = [job for job in pending_jobs(study, tmp_path, "cpu") if job.name not in finished]
+    jobs = [job for job in pending_jobs(study, tmp_path, "cpu") if job.retrain or job.name not in finished]
     chosen, ending = within_hours(jobs, {run.name: run for run in study.runs()}, tmp_path, concurrent, hours)
     return [job.name for job in chosen], ending
 
@@ -68,3 +68,21 @@ def test_without_a_finished_run_or_on_a_cluster_it_says_what_to_do(tmp_path):
         run_study(spec(), tmp_path, "cpu", hours=-1)
     with pytest.raises(IsogenError, match="--time-min"):
         run_study(spec(), tmp_path, "cpu", launcher="submitit-local", hours=1)
+
+
+def test_an_encoder_trained_again_for_its_checkpoint_comes_only_with_a_run_that_decodes_it(tmp_path):
+    from isogen.files import write_json
+    from isogen.runner import expected_config
+
+    study = spec()
+    folder = tmp_path / "runs" / "a-d8-s0"  # finished (committed small files), its checkpoint gone
+    write_json(folder / "config.json", expected_config(study, next(r for r in study.runs() if r.name == "a-d8-s0")))
+    write_json(folder / "metrics.json", {})
+    # retraining a-d8-s0 takes its training (600 s) and must come with a-dec-d8-s0 (unlike any recorded: 900 s).
+    # Two slots: a-s1 and a-s2 0-900, b 900-1800; a-s0 again 900-1500 and a-dec-s0 1500-2400; a-dec-s1 (after a-s1)
+    # 1800-2700; the grid run 2400-3300
+    names, ending = choose(tmp_path, 1.0)
+    assert names == ["a-d8-s1", "a-d8-s2", "b-d8-s0", "a-d8-s0", "a-dec-d8-s0", "a-dec-d8-s1",
+                     "a-sigreg_weight1.0-d8-s0"] and ending == pytest.approx(3300 / 3600)
+    # within 0.5 h a-dec-s0 would end at 2400 s: neither it nor the retraining of its encoder is chosen
+    assert choose(tmp_path, 0.5) == (["a-d8-s1", "a-d8-s2", "b-d8-s0", "a-dec-d8-s1"], 0.5)

@@ -9,6 +9,7 @@ import pytest
 from isogen.catalog import STUDIES, load_spec
 from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
+from isogen.files import read_jsonl
 from isogen.metrics.schema import COLUMNS, value
 from isogen.report import grid_curves, write_report
 from isogen.runner import pending_jobs, run_study
@@ -167,6 +168,7 @@ def test_committed_results_are_finished_and_a_missing_encoder_is_retrained_bit_f
         if path.is_file() and (path.name in COMMITTED or path.suffix == ".png") and "runs" in path.parts:
             (clone / path.relative_to(shared_study)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, clone / path.relative_to(shared_study))
+    shutil.copy(shared_study / "timings.jsonl", clone / "timings.jsonl")
     assert pending_jobs(shared(), clone, "cpu") == []
     original = (write_report(shared(), shared_study) / "report.md").read_text()
     assert (write_report(shared(), clone) / "report.md").read_text() == original
@@ -181,4 +183,6 @@ def test_committed_results_are_finished_and_a_missing_encoder_is_retrained_bit_f
     assert (clone / "runs" / "sigreg-sphere-d8-s0" / "metrics.json").read_bytes() == metrics  # the same encoder
     _, _, retrained = load_run(clone / "runs" / "sigreg-sphere-d8-s0")
     assert encoder_digest(retrained) == json.loads(metrics)["protocol"]["encoder_sha256"]
+    timing = [r for r in read_jsonl(clone / "timings.jsonl") if r["name"] == "sigreg-sphere-d8-s0"]
+    assert timing == [r for r in read_jsonl(shared_study / "timings.jsonl") if r["name"] == "sigreg-sphere-d8-s0"]
     assert (clone / "runs" / "sigreg-sphere-wide-d8-s0" / "metrics.json").exists()

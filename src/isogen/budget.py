@@ -7,10 +7,10 @@ evaluation seconds, measured at the study's concurrency on this kind of machine.
 the recorded runs most like it: the same entry, grid point and D (other seeds), else the same entry and D, else
 the same entry; a run unlike any recorded one takes the longest recorded (so the guess errs long). A run resumed
 from a checkpoint is charged only the training its log has not yet recorded; a finished encoder trained again
-for its checkpoint, only its training. The runs are then laid out in the study's order on K slots, as the
-launchers start them (each when a slot frees, a decoder run after the run whose encoder it decodes), and those
-that would end after H hours wait for the next invocation. It is an estimate: a run slower than its peers can
-still end late.
+for its checkpoint, only its training, and only together with a run that decodes it. The runs are then laid out
+in the study's order on K slots, as the launchers start them (each when a slot frees, a decoder run after the run
+whose encoder it decodes), and those that would end after H hours wait for the next invocation. It is an
+estimate: a run slower than its peers can still end late.
 """
 from __future__ import annotations
 
@@ -46,17 +46,26 @@ def expected_seconds(job: Job, plan: RunPlan, recorded: dict[str, dict], plans: 
 def within_hours(jobs: list[Job], plans: dict[str, RunPlan], out: Path, concurrent: int,
                  hours: float) -> tuple[list[Job], float]:
     """The jobs (in their order) that should end within `hours` when started `concurrent` at a time, and the
-    hours the last of them should end at."""
+    hours the last of them should end at. A finished encoder trained again for its checkpoint is laid out with
+    the first chosen run that decodes it, just before it, and is not chosen without one."""
     recorded = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
     pending = {job.run_dir for job in jobs}
+    retrains = {job.run_dir: job for job in jobs if job.retrain}
     slots, ends, chosen = [0.0] * concurrent, {}, []  # when each slot frees; when each chosen run ends
     for job in jobs:
-        if job.needs in pending and job.needs.name not in ends:
+        if job.retrain:
+            continue
+        encoder = retrains.get(job.needs)
+        if job.needs in pending and job.needs.name not in ends and encoder is None:
             continue  # the run whose encoder it decodes waits too
-        seconds = expected_seconds(job, plans[job.name], recorded, plans)
-        slot = min(range(concurrent), key=slots.__getitem__)
-        start = max(slots[slot], ends.get(job.needs.name, 0.0) if job.needs else 0.0)
-        if start + seconds <= hours * 3600:
-            slots[slot] = ends[job.name] = start + seconds
-            chosen.append(job)
+        group = [encoder, job] if encoder is not None and encoder.name not in ends else [job]
+        trial_slots, trial_ends = slots.copy(), dict(ends)
+        for member in group:
+            seconds = expected_seconds(member, plans[member.name], recorded, plans)
+            slot = min(range(concurrent), key=trial_slots.__getitem__)
+            start = max(trial_slots[slot], trial_ends.get(member.needs.name, 0.0) if member.needs else 0.0)
+            trial_slots[slot] = trial_ends[member.name] = start + seconds
+        if all(trial_ends[member.name] <= hours * 3600 for member in group):
+            slots, ends = trial_slots, trial_ends
+            chosen += group
     return chosen, max(ends.values(), default=0.0) / 3600

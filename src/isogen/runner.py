@@ -98,6 +98,7 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
                   f"timings); the other {len(jobs) - len(chosen)} wait for the next invocation")
             jobs = chosen
     timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
+    retrained = {job.name for job in jobs if job.retrain}
     failures: dict[str, str] = {}
     started = time.perf_counter()
 
@@ -106,9 +107,11 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
             failures[name] = describe_failure(error)
             return
         run_dir = out / "runs" / name
+        eval_s = read_json(run_dir / "metrics.json")["protocol"]["seconds"]
+        if name in retrained and timings.get(name, {}).get("eval_s") == eval_s:
+            return  # trained again for its checkpoint, its metrics stand: so does the record of the run they describe
         train_s = sum(r["seconds"] for r in read_jsonl(run_dir / "log.jsonl"))  # of its epochs, K at a time
-        timings[name] = {"name": name, "train_s": round(train_s, 1),
-                         "eval_s": read_json(run_dir / "metrics.json")["protocol"]["seconds"]}
+        timings[name] = {"name": name, "train_s": round(train_s, 1), "eval_s": eval_s}
         write_jsonl(out / "timings.jsonl", list(timings.values()))
 
     try:
