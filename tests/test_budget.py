@@ -1,10 +1,12 @@
 """`isogen study --hours`: which pending runs fit, laid out on K slots by the study's own timings."""
 import pytest
 
+from isogen import runner
 from isogen.budget import within_hours
 from isogen.errors import IsogenError
-from isogen.files import write_jsonl
-from isogen.runner import pending_jobs, run_study
+from isogen.files import write_json, write_jsonl
+from isogen.runner import expected_config, pending_jobs, run_study
+from isogen.runs import CHECKPOINT
 from isogen.study import StudySpec
 
 
@@ -70,14 +72,19 @@ def test_without_a_finished_run_or_on_a_cluster_it_says_what_to_do(tmp_path):
         run_study(spec(), tmp_path, "cpu", launcher="submitit-local", hours=1)
 
 
-def test_an_encoder_trained_again_for_its_checkpoint_comes_only_with_a_run_that_decodes_it(tmp_path):
-    from isogen.files import write_json
-    from isogen.runner import expected_config
-
-    study = spec()
-    folder = tmp_path / "runs" / "a-d8-s0"  # finished (committed small files), its checkpoint gone
-    write_json(folder / "config.json", expected_config(study, next(r for r in study.runs() if r.name == "a-d8-s0")))
+def finish(study: StudySpec, out, name: str, here: bool = False) -> None:
+    """What a finished run leaves that a fresh clone holds too, its planned config and its metrics; and if it
+    was trained `here`, its checkpoint."""
+    folder = out / "runs" / name
+    write_json(folder / "config.json", expected_config(study, next(r for r in study.runs() if r.name == name)))
     write_json(folder / "metrics.json", {})
+    if here:
+        (folder / CHECKPOINT).touch()
+
+
+def test_an_encoder_trained_again_for_its_checkpoint_comes_only_with_a_run_that_decodes_it(tmp_path):
+    study = spec()
+    finish(study, tmp_path, "a-d8-s0")  # its checkpoint gone
     # retraining a-d8-s0 takes its training (600 s) and must come with a-dec-d8-s0 (unlike any recorded: 900 s).
     # Two slots: a-s1 and a-s2 0-900, b 900-1800; a-s0 again 900-1500 and a-dec-s0 1500-2400; a-dec-s1 (after a-s1)
     # 1800-2700; the grid run 2400-3300
@@ -86,3 +93,20 @@ def test_an_encoder_trained_again_for_its_checkpoint_comes_only_with_a_run_that_
                      "a-sigreg_weight1.0-d8-s0"] and ending == pytest.approx(3300 / 3600)
     # within 0.5 h a-dec-s0 would end at 2400 s: neither it nor the retraining of its encoder is chosen
     assert choose(tmp_path, 0.5) == (["a-d8-s1", "a-d8-s2", "b-d8-s0", "a-dec-d8-s1"], 0.5)
+
+
+def test_the_hours_left_are_planned_again_when_the_chosen_runs_have_ended(tmp_path, monkeypatch):
+    # the record says 15 min a run; this machine trains them at once, so after the first half hour's choice has
+    # ended, about the half hour is still left, and the runs it holds are chosen next, until none is pending
+    study, rounds = spec(), []
+    write_jsonl(tmp_path / "timings.jsonl", [{"name": "a-d8-s0", "train_s": 600.0, "eval_s": 300.0}])
+    finish(study, tmp_path, "a-d8-s0", here=True)
+
+    def train_at_once(jobs, out, *_):
+        rounds.append([job.name for job in jobs])
+        for job in jobs:
+            finish(study, out, job.name, here=True)
+
+    monkeypatch.setattr(runner, "train_jobs", train_at_once)
+    assert run_study(study, tmp_path, "cpu", concurrent=2, hours=0.51) == {}
+    assert rounds == [["a-d8-s1", "a-d8-s2", "b-d8-s0", "a-dec-d8-s0"], ["a-dec-d8-s1", "a-sigreg_weight1.0-d8-s0"]]

@@ -9,8 +9,9 @@ the same entry; a run unlike any recorded one takes the longest recorded (so the
 from a checkpoint is charged only the training its log has not yet recorded; a finished encoder trained again
 for its checkpoint, only its training, and only together with a run that decodes it. The runs are then laid out
 in the study's order on K slots, as the launchers start them (each when a slot frees, a decoder run after the run
-whose encoder it decodes), and those that would end after H hours wait for the next invocation. It is an
-estimate: a run slower than its peers can still end late.
+whose encoder it decodes), and those that would end after H hours wait: once the chosen runs have ended, the
+study chooses again for the hours left (isogen.runner), by timings that now hold the runs just measured on this
+machine. It is an estimate: a run slower than its peers can still end late.
 """
 from __future__ import annotations
 

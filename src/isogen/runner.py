@@ -67,10 +67,12 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
     (a GPU's) interleaved in this process and evaluated in `eval_workers` background processes (-1: one on
     CUDA, none on a CPU); or with
     launcher="submitit", one Slurm array task per run (isogen.cluster). hours > 0: only the runs that should
-    end within that many hours (isogen.budget). Returns the runs that failed, name -> one line (also in
-    OUT/failures.jsonl); the others are unaffected."""
+    end within that many hours (isogen.budget), chosen again for the hours left whenever the chosen ones have
+    ended (the runs they timed on this machine then count: a machine faster than the record gets more). Returns
+    the runs that failed, name -> one line (also in OUT/failures.jsonl); the others are unaffected."""
     if hours < 0:
         raise IsogenError(f"--hours {hours:g}: give the hours the study may take from now, > 0 (0: no limit)")
+    deadline = time.monotonic() + hours * 3600
     out = Path(out)
     # A spec may grow between invocations (more seeds at a deciding point): its finished runs still count, and
     # a run folder whose config the new spec plans differently is refused by `finished`.
@@ -92,15 +94,31 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
                f"{concurrent} at a time, evaluated "
                + (f"in {eval_workers} worker process(es)" if eval_workers else "after each run"))
         print(f"{spec.name}: {len(jobs)} of {total} runs to do on {resolved}, {how}")
+    failures: dict[str, str] = {}
+    while jobs:
         if hours:
-            chosen, ending = within_hours(jobs, {run.name: run for run in spec.runs()}, out, concurrent, hours)
-            print(f"  within {hours:g} h: {len(chosen)} of them (ending after about {ending:.1f} h by the study's "
-                  f"timings); the other {len(jobs) - len(chosen)} wait for the next invocation")
+            left = (deadline - time.monotonic()) / 3600
+            chosen, ending = within_hours(jobs, {run.name: run for run in spec.runs()}, out, concurrent, left)
+            print(f"  within {left:.2f} h: {len(chosen)} of them (ending after about {ending:.1f} h by the study's "
+                  f"timings); the other {len(jobs) - len(chosen)} wait")
             jobs = chosen
+            if not jobs:
+                break
+        train_jobs(jobs, out, device, str(resolved), launcher, concurrent, eval_workers, slurm, progress, failures)
+        if not hours:
+            break
+        jobs = [job for job in pending_jobs(spec, out, device) if job.name not in failures]
+    return failures
+
+
+def train_jobs(jobs: list[Job], out: Path, device: str, resolved: str, launcher: str, concurrent: int,
+               eval_workers: int, slurm: SlurmOptions | None, progress: bool, failures: dict[str, str]) -> None:
+    """Train and evaluate `jobs` (see run_study; `resolved`: where they run, for the record), recording each run's
+    seconds in OUT/timings.jsonl, what failed in `failures` and OUT/failures.jsonl, and the round in
+    OUT/sessions.jsonl."""
     timings = {r["name"]: r for r in read_jsonl(out / "timings.jsonl")}
     retrained = {job.name for job in jobs if job.retrain}
-    failures: dict[str, str] = {}
-    started = time.perf_counter()
+    failed_before, started = len(failures), time.perf_counter()
 
     def evaluated(name: str, error: BaseException | None) -> None:
         if error is not None:
@@ -129,12 +147,11 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
                           pictures=False, fit=not eval_workers)
             finally:
                 evaluations.close()
-    finally:  # also when a broken device stopped the study: what failed, and this invocation, are recorded
+    finally:  # also when a broken device stopped the study: what failed, and this round, are recorded
         write_jsonl(out / "failures.jsonl", [{"name": k, "error": v} for k, v in failures.items()])
-        session = {"runs": len(jobs), "failed": len(failures), "concurrent": concurrent, "device": str(resolved),
-                   "wall_s": round(time.perf_counter() - started, 1)}
-        write_jsonl(out / "sessions.jsonl", read_jsonl(out / "sessions.jsonl") + [session])  # one per invocation
-    return failures
+        session = {"runs": len(jobs), "failed": len(failures) - failed_before, "concurrent": concurrent,
+                   "device": resolved, "wall_s": round(time.perf_counter() - started, 1)}
+        write_jsonl(out / "sessions.jsonl", read_jsonl(out / "sessions.jsonl") + [session])  # one per round
 
 
 def collect(spec: StudySpec, out: Path) -> list[dict]:
