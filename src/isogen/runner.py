@@ -97,7 +97,7 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
     failures: dict[str, str] = {}
     while jobs:
         if hours:
-            left = (deadline - time.monotonic()) / 3600
+            left = max(deadline - time.monotonic(), 0.0) / 3600
             chosen, ending = within_hours(jobs, {run.name: run for run in spec.runs()}, out, concurrent, left)
             print(f"  within {left:.2f} h: {len(chosen)} of them (ending after about {ending:.1f} h by the study's "
                   f"timings); the other {len(jobs) - len(chosen)} wait")
