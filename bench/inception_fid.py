@@ -35,12 +35,15 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    rows = list(HEADER)
+    rows, judges = list(HEADER), {}  # one judge (classifier, Inception, reference features) per data set
     for run_dir in args.runs:
         started = time.perf_counter()
         config, method, model = load_run(run_dir)
         data = load_dataset(config.dataset, config.data_dir)
-        judge = SampleJudge(data, load_classifier(data)[0], InceptionFeatures(torch.device("cpu")), 0, args.n, 1000)
+        if config.dataset not in judges:
+            inception = InceptionFeatures(torch.device("cpu"))
+            judges[config.dataset] = SampleJudge(data, load_classifier(data)[0], inception, 0, args.n, 1000)
+        judge = judges[config.dataset]
         sampler = run_samplers(run_dir, method, model, data)[args.sampler]
         z = sampler.sample(args.n, generator(torch.device("cpu"), 0, f"sample-{args.sampler}"))
         scores = judge(decode_codes(model, z), inception=True)

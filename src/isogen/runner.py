@@ -95,10 +95,11 @@ def run_study(spec: StudySpec, out: str | Path, device: str = "auto", progress: 
                + (f"in {eval_workers} worker process(es)" if eval_workers else "after each run"))
         print(f"{spec.name}: {len(jobs)} of {total} runs to do on {resolved}, {how}")
     failures: dict[str, str] = {}
+    plans = {run.name: run for run in spec.runs()}
     while jobs:
         if hours:
             left = max(deadline - time.monotonic(), 0.0) / 3600
-            chosen, ending = within_hours(jobs, {run.name: run for run in spec.runs()}, out, concurrent, left)
+            chosen, ending = within_hours(jobs, plans, out, concurrent, left)
             print(f"  within {left:.2f} h: {len(chosen)} of them (ending after about {ending:.1f} h by the study's "
                   f"timings); the other {len(jobs) - len(chosen)} wait")
             jobs = chosen
