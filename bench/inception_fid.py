@@ -6,7 +6,8 @@
 Each run's sampler draws n codes (the evaluation's seed and purpose, so the same codes isogen eval decodes),
 decoded and judged as isogen eval judges them: Inception FID against the first n test images (their features
 cached per machine), beside the classifier's confident share and FID. Prints, and appends to --out, one
-Markdown row per run.
+Markdown row per run; records the FID in the run's metrics.json (generation.<sampler>.inception_fid and _n, with
+protocol.inception_fid_after saying how), where its study's report puts it beside the literature.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 
 from isogen.data import load_dataset
-from isogen.files import write_text
+from isogen.files import read_json, write_json, write_text
 from isogen.metrics.classifier import load_classifier
 from isogen.metrics.generation import SampleJudge
 from isogen.metrics.inception import InceptionFeatures
@@ -47,13 +48,26 @@ def main() -> None:
         sampler = run_samplers(run_dir, method, model, data)[args.sampler]
         z = sampler.sample(args.n, generator(torch.device("cpu"), 0, f"sample-{args.sampler}"))
         scores = judge(decode_codes(model, z), inception=True)
+        seconds = round(time.perf_counter() - started)
+        record(run_dir / "metrics.json", args.sampler, scores, seconds)
         rows.append(f"| {run_dir.name} | {args.sampler} | {scores['inception_fid_n']} | "
                     f"{scores['inception_fid']:.2f} | {scores['classifier_fid']:.1f} | "
-                    f"{scores['confident_share']:.3f} | {cpu_name()} | {time.perf_counter() - started:.0f} |")
+                    f"{scores['confident_share']:.3f} | {cpu_name()} | {seconds} |")
         print(rows[-1], flush=True)
     if args.out:
         old = args.out.read_text().splitlines() if args.out.exists() else list(HEADER)
         write_text(args.out, "\n".join(old + rows[len(HEADER):]) + "\n")
+
+
+def record(path: Path, sampler: str, scores: dict, seconds: int) -> None:
+    """The FID beside the sampler's other generation metrics, and how it was measured: after the run's evaluation."""
+    if not path.exists():  # a run not evaluated yet: its evaluation writes metrics.json whole
+        return
+    metrics = read_json(path)
+    metrics["generation"][sampler].update({key: scores[key] for key in ("inception_fid", "inception_fid_n")})
+    metrics["protocol"].setdefault("inception_fid_after", {})[sampler] = {
+        "by": "bench/inception_fid.py", "n": scores["inception_fid_n"], "cpu": cpu_name(), "seconds": seconds}
+    write_json(path, metrics)
 
 
 if __name__ == "__main__":

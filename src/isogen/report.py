@@ -131,8 +131,11 @@ def write_report(spec: StudySpec, out: Path) -> Path:
                ("table", header, body)]
     header, body = literature_table(rows)
     if body:
-        blocks += [("h2", "Beside the literature"), ("p", "Inception FID at the n stated (biased upward at small "
-                                                          "n: compare only at equal n)."), ("table", header, body)]
+        blocks += [("h2", "Beside the literature"),
+                   ("p", "Inception FID at the n stated (biased upward at small n: compare only at equal n): the "
+                         "literature entries' runs measure it in their evaluation, others (the headline arm) after "
+                         "it with bench/inception_fid.py (protocol.inception_fid_after in their metrics.json)."),
+                   ("table", header, body)]
     if text := agreement(rows):
         blocks += [("h2", "Do the two generation metrics agree?"), ("p", text)]
     blocks += pictures(spec, rows, folder)
