@@ -1,5 +1,6 @@
 """Tiny studies end to end: runs, shared encoders, skips finished (and committed) runs, retrains a missing
 encoder bit for bit, writes the report from the run folders' small files alone."""
+import dataclasses
 import importlib.util
 import json
 import re
@@ -91,8 +92,9 @@ def test_tiny_study_runs_skips_and_reports(tmp_path):
     spec = tiny()
     assert [r.name for r in spec.runs()] == ["sigreg-sphere-d8-s0", "vae-d8-s0", "sigreg-sphere-sigreg_weight0.3-d8-s0"]
     assert run_study(spec, tmp_path, progress=False) == {}
-    report = write_report(spec, tmp_path)
+    report = write_report(dataclasses.replace(spec, budget="a smoke test's"), tmp_path)
     text = (report / "report.md").read_text()
+    assert "lr 0.002; the budget is a smoke test's. Evaluation" in text  # the protocol line says why
     for heading in ("Q1.", "Q2.", "Q3.", "Q4.", "The prior-oracle gap", "Each entry's knob"):
         assert heading in text
     # the question tables carry the runs' own numbers: every cell of the vae row under a known column

@@ -125,6 +125,9 @@ def probe() -> StudySpec:
 # half-width of 0.5% (three seeds at 0.01441-0.01447): there the clause asks for exact convergence; 16 would add
 # about 9 h to study-cpu for that 0.9%. The encoder's 4 holds with this decoder (the probe report's third table).
 BUDGET = {"epochs": 4, "decoder_epochs": 8, "decoder_lr": 0.024}
+BUDGET_RULE = ("the probe's (results/study-probe/report/probe.md): every primary endpoint stable from 4 to 8 encoder "
+               "epochs (seeds 0-2), every difference between arms from 2 decoder epochs; then 8 decoder epochs at the "
+               "decoder's peak rate, 0.024")
 ALL_SAMPLERS = "prior,matched,gmm"  # every model: its prior, a matched Gaussian, a GMM (and the oracle)
 Q5_ENCODERS = ("sigreg-sphere", "infonce", "align-uniform", "sigreg-gauss")  # entries whose label is the method
 # The flow decoder at the CPU's decoder budget is limited by its own training (a width-32 flow after one epoch on
@@ -178,7 +181,7 @@ def study_cpu() -> StudySpec:
     D in {8, 32, 128} for SIGReg and InfoNCE at 3 seeds, each method's knob at seed 0, the flow decoder on the
     four contrastive encoders' seed 0 (Question 5, beside their deconv decoders)."""
     flows = [Entry(f"{method}-flow", method, FLOW, encoder=method, seeds=[0], eval=FLOW_EVAL) for method in Q5_ENCODERS]
-    return StudySpec(name="study-cpu", preset="", overrides={**CPU, **BUDGET},
+    return StudySpec(name="study-cpu", preset="", overrides={**CPU, **BUDGET}, budget=BUDGET_RULE,
                      entries=core_entries(dims_too=True) + baseline_entries() + flows, dims=[64], seeds=CORE_SEEDS,
                      eval=EvalOptions(maps=False))
 
@@ -186,6 +189,7 @@ def study_cpu() -> StudySpec:
 def study_cpu_fashion() -> StudySpec:
     """The core arms on Fashion-MNIST, same protocol."""
     return StudySpec(name="study-cpu-fashion", preset="", overrides={**CPU, **BUDGET, "dataset": "fashion-mnist"},
+                     budget=BUDGET_RULE,
                      entries=[dataclasses.replace(e, grid={}) for e in core_entries(dims_too=False)], dims=[64],
                      seeds=CORE_SEEDS, eval=EvalOptions(maps=False))
 

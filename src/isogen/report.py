@@ -150,12 +150,13 @@ def protocol_text(spec: StudySpec, rows: list) -> str:
     config = read_json(rows[0]["dir"] / "config.json")
     train_seconds = sum(sum(r["seconds"] for r in read_jsonl(row["dir"] / "log.jsonl")) for row in rows)
     seeds = sorted({r["run"].seed for r in rows})
+    budget = f"; the budget is {spec.budget}" if spec.budget else ""
     return (f"Protocol: {len(rows)} runs ({len({r['run'].entry for r in rows})} entries, D in "
             f"{sorted({r['run'].dim for r in rows})}, seeds {seeds}); preset '{spec.preset}' with {spec.overrides}: "
             f"{config['epochs']} encoder epochs and {config['decoder_epochs']} decoder-only epochs on the frozen "
             f"encoder's codes, batch {config['batch_size']}, {c['train_images_for_samplers']} training images, "
             f"{config['encoder']} encoder (width {config['encoder_width']}), decoder width {config['decoder_width']}, "
-            f"lr {config['lr']}. Evaluation on the {c['test_images']} test images: {c['samples']} samples per "
+            f"lr {config['lr']}{budget}. Evaluation on the {c['test_images']} test images: {c['samples']} samples per "
             f"sampler for classifier metrics (classifier test accuracy {c['classifier_test_accuracy']:.4f}); "
             f"Inception ({c['inception']}): KID at n = {c['inception_kid_n']} for the first sampler, FID at n = "
             f"{spec.literature_fid} for literature entries. Hardware: {env['device_name']} ({env['device']}, "

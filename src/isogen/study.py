@@ -64,6 +64,7 @@ class StudySpec:
     seeds: list[int] = field(default_factory=lambda: [0])
     eval: EvalOptions = field(default_factory=EvalOptions)
     literature_fid: int = 10000  # Inception FID's n for literature entries (Ghosh et al. 2020 use 10k)
+    budget: str = ""  # why its training budget is what it is (the report's protocol line says it)
 
     @classmethod
     def from_dict(cls, values: object, source: str) -> StudySpec:
@@ -208,4 +209,5 @@ SPEC_FIELDS = {  # field of a study JSON -> (its check, what it must be)
     "seeds": (is_int_list, "a non-empty list of integers"),
     "eval": (is_eval_options, f"an object with keys among {EVAL_OPTIONS} and valid values (isogen eval --help)"),
     "literature_fid": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 10, "an integer >= 10"),
+    "budget": (lambda v: isinstance(v, str), "a string"),
 }
