@@ -14,7 +14,7 @@ from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.files import read_jsonl
 from isogen.metrics.schema import COLUMNS, value
-from isogen.report import grid_curves, write_report
+from isogen.report import evaluation_sizes, grid_curves, write_report
 from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
 from isogen.study import StudySpec
@@ -86,6 +86,15 @@ def test_knob_curves_are_drawn_for_numeric_knobs_and_skip_categorical_ones(tmp_p
         rows.append({"run": run, "metrics": metrics, "dir": tmp_path / run.name})
     curves = grid_curves(spec, rows)
     assert list(curves) == ["a: sigreg_weight"] and [p[0] for p in curves["a: sigreg_weight"]] == [0.1, 0.3]
+
+
+def test_the_protocol_line_states_every_evaluation_size_and_the_entries_evaluated_otherwise():
+    spec = tiny(entries=[{"label": "a", "method": "sigreg-sphere", "seeds": [0, 1]}, {"label": "b", "method": "vae"},
+                         {"label": "c", "method": "vae", "eval": {"samples": 50, "pairs": 10}}])
+    rows = [{"run": run, "metrics": {"protocol": {"options": dataclasses.asdict(run.eval)}}} for run in spec.runs()]
+    text = evaluation_sizes(rows)
+    assert text.startswith("Evaluation sizes (isogen eval --help): samples 200, kid_samples 0,")
+    assert text.endswith("; c: samples 50, pairs 10.") and "maps" not in text
 
 
 def test_tiny_study_runs_skips_and_reports(tmp_path):

@@ -161,7 +161,20 @@ def protocol_text(spec: StudySpec, rows: list) -> str:
             f"Inception ({c['inception']}): KID at n = {c['inception_kid_n']} for the first sampler, FID at n = "
             f"{spec.literature_fid} for literature entries. Hardware: {env['device_name']} ({env['device']}, "
             f"{env['cpu_threads']} threads), torch {env['torch']}; training wall time {train_seconds / 60:.1f} min "
-            f"in all. Numbers are mean ± std over seeds (one value when one seed).")
+            f"in all. {evaluation_sizes(rows)} Numbers are mean ± std over seeds (one value when one seed).")
+
+
+def evaluation_sizes(rows: list) -> str:
+    """Every n the runs were evaluated at (EvalOptions, isogen eval --help), and the entries evaluated otherwise."""
+    options = {row["run"].entry: row["metrics"]["protocol"]["options"] for row in rows}
+    common = max(options.values(), key=list(options.values()).count)
+    shown = lambda o: ", ".join(f"{k} {v}" for k, v in o.items() if k not in ("maps", "seed"))  # noqa: E731
+    others = {}
+    for entry, o in options.items():
+        if o != common:
+            others.setdefault(shown({k: v for k, v in o.items() if v != common[k]}), []).append(entry)
+    return (f"Evaluation sizes (isogen eval --help): {shown(common)}"
+            + "".join(f"; {', '.join(entries)}: {diff}" for diff, entries in others.items()) + ".")
 
 
 def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
