@@ -175,11 +175,19 @@ def test_twonn_is_the_pareto_maximum_likelihood():
     assert twonn_dimension(torch.cat([distances, duplicate])) == pytest.approx(twonn_dimension(distances), rel=1e-12)
 
 
-def test_classifier_is_accurate(mnist):
-    from isogen.metrics.classifier import load_classifier
+def test_every_evaluation_judges_with_the_shipped_classifier(mnist, tmp_path, monkeypatch):
+    import hashlib
 
-    _, accuracy = load_classifier(mnist)
-    assert accuracy >= 0.99
+    from isogen.data import DATASETS
+    from isogen.metrics.classifier import JUDGES, ClassifierRecipe, load_classifier
+
+    for name in DATASETS:  # a recipe change must ship new weights for every data set
+        assert (JUDGES / f"classifier-{name}-{ClassifierRecipe().key(name)}.pt").exists(), name
+    monkeypatch.setenv("ISOGEN_CACHE", str(tmp_path))  # nothing cached: the shipped weights, never a training
+    model, accuracy = load_classifier(mnist)
+    shipped = JUDGES / f"classifier-mnist-{ClassifierRecipe().key('mnist')}.pt"
+    assert model.digest == hashlib.sha256(shipped.read_bytes()).hexdigest() and model.key.endswith(model.digest[:8])
+    assert accuracy >= 0.99 and not list(tmp_path.glob("classifier-*.pt"))
 
 
 def test_inception_fid_orders_real_and_noise(mnist):

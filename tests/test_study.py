@@ -14,7 +14,7 @@ from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.files import read_jsonl
 from isogen.metrics.schema import COLUMNS, value
-from isogen.report import evaluation_sizes, grid_curves, write_report
+from isogen.report import evaluation_sizes, grid_curves, mixed_judges, write_report
 from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
 from isogen.study import StudySpec
@@ -95,6 +95,14 @@ def test_the_protocol_line_states_every_evaluation_size_and_the_entries_evaluate
     text = evaluation_sizes(rows)
     assert text.startswith("Evaluation sizes (isogen eval --help): samples 200, kid_samples 0,")
     assert text.endswith("; c: samples 50, pairs 10.") and "maps" not in text
+
+
+def test_a_report_warns_when_its_runs_were_judged_by_different_classifiers():
+    runs = tiny(seeds=[0, 1]).runs()
+    rows = [{"run": run, "metrics": {"floor": {"classifier_fid": 2.628176 if run.seed else 2.848299}}} for run in runs]
+    text = mixed_judges(rows)
+    assert text.startswith("**Warning") and "floor 2.628176: 2 runs (sigreg-sphere-d8-s1, vae-d8-s1)" in text
+    assert mixed_judges([r for r in rows if r["run"].seed]) is None
 
 
 def test_tiny_study_runs_skips_and_reports(tmp_path):

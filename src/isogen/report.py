@@ -86,6 +86,19 @@ def literature_table(rows: list[dict]) -> tuple[list, list]:
     return header, body
 
 
+def mixed_judges(rows: list[dict]) -> str | None:
+    """Classifier metrics compare only between runs one classifier judged. Its floor (training against test
+    images in its features) is a function of the judge alone, recorded by every run, older ones too."""
+    groups: dict[float, list[str]] = {}
+    for row in rows:
+        groups.setdefault(row["metrics"]["floor"]["classifier_fid"], []).append(row["run"].name)
+    if len(groups) < 2:
+        return None
+    return ("**Warning: these runs were judged by different classifiers** (told apart by their floor classifier "
+            "FID); classifier metrics compare only within a group: " + "; ".join(
+                f"floor {floor:.6f}: {len(names)} runs ({', '.join(names)})" for floor, names in groups.items()) + ".")
+
+
 def agreement(rows: list[dict]) -> str | None:
     """Spearman's rank correlation of classifier FID and Inception KID (prior) over the runs that have both."""
     pairs = [(value(r["metrics"], COLUMNS["cfid_prior"].path), value(r["metrics"], COLUMNS["kid_prior"].path))
@@ -112,6 +125,8 @@ def write_report(spec: StudySpec, out: Path) -> Path:
                         in (("inception_kid", "KID", 5), ("inception_fid", "FID", 2)) if key in floor)
     blocks.append(("p", f"Floor (real training images vs the test set): classifier FID {floor['classifier_fid']:.2f}, "
                         f"classifier KID {floor['classifier_kid']:.4f} (n = {floor['n']}){inception}."))
+    if text := mixed_judges(rows):
+        blocks.append(("p", text))
     header, body = endpoint_table(rows)
     if body:
         blocks += [("h2", "Primary endpoints"),

@@ -1,9 +1,12 @@
 """The project's own digit classifier: its penultimate features give a cheap FID, KID, precision/recall
 and diversity; its labels judge samples and interpolation frames.
 
-Trained deterministically on first use, always on the CPU (fixed seed, fixed recipe, so every machine and
-device evaluates with the same weights), cached under a hash of its recipe and data set with its test
-accuracy, then moved to the evaluation device.
+Every evaluation judges with the same weights: they ship with isogen (isogen/metrics/judges/, named by data set
+and a hash of the recipe), for a classifier trained on each machine is not one judge: its weights depend on
+the thread count and the CPU (an earlier host's cached judge read one set of decoded prior samples 310.3 in
+classifier FID where the shipped one reads 322.9). A recipe without shipped weights is trained on the CPU in
+one thread (fixed seed; the shipped ones were made so) and cached. The weights' digest names the cached
+reference features and is recorded in each run's metrics.json.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from tqdm import tqdm
 from ..data import DATASETS, Dataset, as_float
 from ..errors import IsogenError
 from ..files import cache_dir, save_torch
+
+JUDGES = Path(__file__).parent / "judges"  # the shipped classifiers, classifier-<data set>-<recipe hash>.pt
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,8 @@ class DigitClassifier(nn.Module):
             nn.Flatten(), nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU(),
         )
         self.head = nn.Linear(feature_dim, 10)
-        self.key = ""  # data set and recipe hash, set when loaded: names its cached reference features
+        self.key = ""  # data set, recipe hash and weights digest, set when loaded: names its reference features
+        self.digest = ""  # sha256 of its weights file, set when loaded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
@@ -65,6 +71,15 @@ class DigitClassifier(nn.Module):
 
 
 def train_classifier(data: Dataset, recipe: ClassifierRecipe, device: torch.device) -> tuple[DigitClassifier, float]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the thread count changes the sums' order, hence the weights
+    try:
+        return _train(data, recipe, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(data: Dataset, recipe: ClassifierRecipe, device: torch.device) -> tuple[DigitClassifier, float]:
     generator = torch.Generator().manual_seed(recipe.seed)
     torch.manual_seed(recipe.seed)
     model = DigitClassifier(recipe.feature_dim).to(device)
@@ -90,24 +105,33 @@ def train_classifier(data: Dataset, recipe: ClassifierRecipe, device: torch.devi
 
 def load_classifier(data: Dataset, device: torch.device | str = "cpu",
                     recipe: ClassifierRecipe = ClassifierRecipe()) -> tuple[DigitClassifier, float]:
-    """The cached classifier for `data`, trained (about two minutes on 2 CPU cores) if missing."""
+    """The shipped classifier for `data`, else the cached one, trained (about two minutes) if missing."""
     device = torch.device(device)
     key = f"{data.name}-{recipe.key(data.name)}"
-    path = cache_dir() / f"classifier-{key}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):  # processes that need it at once (a study's workers, tests) train it once
-        model, accuracy = _load_or_train(data, recipe, path)
-    model.key = key
+    path = JUDGES / f"classifier-{key}.pt"
+    if not path.exists():
+        path = cache_dir() / f"classifier-{key}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{path}.lock"):  # processes that need it at once (a study's workers, tests) train it once
+            _load_or_train(data, recipe, path)
+    model, accuracy = _load(path, recipe)
+    model.digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    model.key = f"{key}-{model.digest[:8]}"  # names its reference features: other weights, other features
     return model.to(device, memory_format=torch.channels_last).eval(), accuracy  # as evaluation's models
 
 
-def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> tuple[DigitClassifier, float]:
+def _load(path: Path, recipe: ClassifierRecipe) -> tuple[DigitClassifier, float]:
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = DigitClassifier(recipe.feature_dim)
+    model.load_state_dict(saved["model"])
+    return model, float(saved["accuracy"])
+
+
+def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> None:
     if path.exists():
         try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            model = DigitClassifier(recipe.feature_dim)
-            model.load_state_dict(saved["model"])
-            return model, float(saved["accuracy"])
+            _load(path, recipe)
+            return
         except Exception:  # a damaged cache entry is retrained, never trusted
             path.unlink(missing_ok=True)
     print(f"training the {data.name} classifier for classifier metrics (once; cached in {path})")
@@ -118,4 +142,3 @@ def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> tuple
                           f"(< {least}); classifier metrics would be unreliable")
     save_torch(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "accuracy": accuracy,
                       "recipe": asdict(recipe)})
-    return model, accuracy

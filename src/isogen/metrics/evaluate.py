@@ -155,6 +155,7 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None, device
         "inception_kid_n": options.kid_samples, "inception_fid_n": options.fid_samples,
         "classifier_test_accuracy": accuracy,
         "classifier": "own CNN, penultimate 128-d features (isogen.metrics.classifier)",
+        "classifier_sha256": classifier.digest,
         "samples": options.samples, "options": asdict(options), "encoder_sha256": encoder_digest(model),
         "environment": environment(device), "seconds": round(time.perf_counter() - started, 1),
     }
