@@ -95,6 +95,8 @@ def test_the_protocol_line_states_every_evaluation_size_and_the_entries_evaluate
     text = evaluation_sizes(rows)
     assert text.startswith("Evaluation sizes (isogen eval --help): samples 200, kid_samples 0,")
     assert text.endswith("; c: samples 50, pairs 10.") and "maps" not in text
+    rows[0]["metrics"]["protocol"]["options"] = {**rows[0]["metrics"]["protocol"]["options"], "fid_samples": 10000}
+    assert "; a-d8-s0: fid_samples 10000" in evaluation_sizes(rows)  # one run of its entry (a literature run)
 
 
 def test_a_report_warns_when_its_runs_were_judged_by_different_classifiers():

@@ -5,8 +5,10 @@ folders' small files (config, log, metrics, pictures), so a fresh clone rebuilds
 from __future__ import annotations
 
 import html
+import json
 import math
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,6 @@ from .study import StudySpec
 
 # Ghosh et al. 2020 (arXiv 1903.12436), Table 1: MNIST, latent 16, Inception FID of 10k samples
 LITERATURE = {("vae", "prior"): 19.21, ("vae", "gmm"): 17.66, ("ae-gmm", "matched"): 58.73, ("ae-gmm", "gmm"): 10.66}
-LITERATURE_BEST = "RAE-L2 with a GMM, 8.69; WAE with a GMM, 9.39"  # the same table's best, models isogen lacks
 GAP_COLUMNS = ("confident", "confident_oracle", "confident_gap", "cfid_prior", "cfid_oracle", "code_fd_prior",
                "nearest_prior", "nearest_oracle", "nearest_null", "idim", "idim_null")
 
@@ -92,11 +93,11 @@ def mixed_judges(rows: list[dict]) -> str | None:
     groups: dict[float, list[str]] = {}
     for row in rows:
         groups.setdefault(row["metrics"]["floor"]["classifier_fid"], []).append(row["run"].name)
-    if len(groups) < 2:
-        return None
-    return ("**Warning: these runs were judged by different classifiers** (told apart by their floor classifier "
-            "FID); classifier metrics compare only within a group: " + "; ".join(
-                f"floor {floor:.6f}: {len(names)} runs ({', '.join(names)})" for floor, names in groups.items()) + ".")
+    return None if len(groups) < 2 else (
+        "**Warning: these runs were judged by different classifiers** (told apart by their floor classifier FID); "
+        "classifier metrics compare only within a group: "
+        + "; ".join(f"floor {floor:.6f}: {len(names)} runs ({', '.join(names)})" for floor, names in groups.items())
+        + ".")
 
 
 def agreement(rows: list[dict]) -> str | None:
@@ -125,8 +126,7 @@ def write_report(spec: StudySpec, out: Path) -> Path:
                         in (("inception_kid", "KID", 5), ("inception_fid", "FID", 2)) if key in floor)
     blocks.append(("p", f"Floor (real training images vs the test set): classifier FID {floor['classifier_fid']:.2f}, "
                         f"classifier KID {floor['classifier_kid']:.4f} (n = {floor['n']}){inception}."))
-    if text := mixed_judges(rows):
-        blocks.append(("p", text))
+    blocks += [("p", text)] if (text := mixed_judges(rows)) else []  # before any classifier metric
     header, body = endpoint_table(rows)
     if body:
         blocks += [("h2", "Primary endpoints"),
@@ -148,10 +148,9 @@ def write_report(spec: StudySpec, out: Path) -> Path:
     header, body = literature_table(rows)
     if body:
         blocks += [("h2", "Beside the literature"),
-                   ("p", "Inception FID at the n stated (biased upward at small n: compare only at equal n): the "
-                         "literature entries' runs measure it in their evaluation, others (the headline arm) after "
-                         "it with bench/inception_fid.py (protocol.inception_fid_after in their metrics.json). The "
-                         f"table's best at D = 16 (Ghosh et al. 2020, Table 1): {LITERATURE_BEST}."),
+                   ("p", "Inception FID at the n stated (biased upward at small n: compare only at equal n), in "
+                         "the literature entries' evaluation or after it (bench/inception_fid.py, the headline arm). "
+                         "Ghosh et al.'s best, models isogen lacks: RAE-L2 with a GMM 8.69, WAE with a GMM 9.39."),
                    ("table", header, body)]
     if text := agreement(rows):
         blocks += [("h2", "Do the two generation metrics agree?"), ("p", text)]
@@ -171,25 +170,26 @@ def protocol_text(spec: StudySpec, rows: list) -> str:
             f"{config['epochs']} encoder epochs and {config['decoder_epochs']} decoder-only epochs on the frozen "
             f"encoder's codes, batch {config['batch_size']}, {c['train_images_for_samplers']} training images, "
             f"{config['encoder']} encoder (width {config['encoder_width']}), decoder width {config['decoder_width']}, "
-            f"lr {config['lr']}{budget}. Evaluation on the {c['test_images']} test images: {c['samples']} samples per "
-            f"sampler for classifier metrics (classifier test accuracy {c['classifier_test_accuracy']:.4f}); "
-            f"Inception ({c['inception']}): KID at n = {c['inception_kid_n']} for the first sampler, FID at n = "
-            f"{spec.literature_fid} for literature entries. Hardware: {env['device_name']} ({env['device']}, "
+            f"lr {config['lr']}{budget}. Evaluation on the {c['test_images']} test images, classifier metrics "
+            f"(classifier test accuracy {c['classifier_test_accuracy']:.4f}), Inception ({c['inception']}). "
+            f"{evaluation_sizes(rows)} Hardware: {env['device_name']} ({env['device']}, "
             f"{env['cpu_threads']} threads), torch {env['torch']}; training wall time {train_seconds / 60:.1f} min "
-            f"in all. {evaluation_sizes(rows)} Numbers are mean ± std over seeds (one value when one seed).")
+            f"in all. Numbers are mean ± std over seeds (one value when one seed).")
 
 
 def evaluation_sizes(rows: list) -> str:
-    """Every n the runs were evaluated at (EvalOptions, isogen eval --help), and the entries evaluated otherwise."""
-    options = {row["run"].entry: row["metrics"]["protocol"]["options"] for row in rows}
-    common = max(options.values(), key=list(options.values()).count)
+    """Every n of the runs' evaluation, then the runs evaluated otherwise (by entry if all its runs were)."""
     shown = lambda o: ", ".join(f"{k} {v}" for k, v in o.items() if k not in ("maps", "seed"))  # noqa: E731
-    others = {}
-    for entry, o in options.items():
-        if o != common:
-            others.setdefault(shown({k: v for k, v in o.items() if v != common[k]}), []).append(entry)
+    options = [(row["run"], row["metrics"]["protocol"]["options"]) for row in rows]
+    keys = [json.dumps(o, sort_keys=True) for _, o in options]
+    common = options[keys.index(Counter(keys).most_common(1)[0][0])][1]  # the options most runs had
+    others: dict[str, list[str]] = {}
+    for run, o in (pair for pair in options if pair[1] != common):
+        labels = others.setdefault(shown({k: v for k, v in o.items() if v != common[k]}), [])
+        label = run.entry if all(other == o for r, other in options if r.entry == run.entry) else run.name
+        labels += [] if label in labels else [label]
     return (f"Evaluation sizes (isogen eval --help): {shown(common)}"
-            + "".join(f"; {', '.join(entries)}: {diff}" for diff, entries in others.items()) + ".")
+            + "".join(f"; {', '.join(labels)}: {diff}" for diff, labels in others.items()) + ".")
 
 
 def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:

@@ -109,12 +109,13 @@ def load_classifier(data: Dataset, device: torch.device | str = "cpu",
     device = torch.device(device)
     key = f"{data.name}-{recipe.key(data.name)}"
     path = JUDGES / f"classifier-{key}.pt"
-    if not path.exists():
+    if path.exists():
+        model, accuracy = _load(path, recipe)
+    else:
         path = cache_dir() / f"classifier-{key}.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock"):  # processes that need it at once (a study's workers, tests) train it once
-            _load_or_train(data, recipe, path)
-    model, accuracy = _load(path, recipe)
+            model, accuracy = _load_or_train(data, recipe, path)
     model.digest = hashlib.sha256(path.read_bytes()).hexdigest()
     model.key = f"{key}-{model.digest[:8]}"  # names its reference features: other weights, other features
     return model.to(device, memory_format=torch.channels_last).eval(), accuracy  # as evaluation's models
@@ -127,11 +128,10 @@ def _load(path: Path, recipe: ClassifierRecipe) -> tuple[DigitClassifier, float]
     return model, float(saved["accuracy"])
 
 
-def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> None:
+def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> tuple[DigitClassifier, float]:
     if path.exists():
         try:
-            _load(path, recipe)
-            return
+            return _load(path, recipe)
         except Exception:  # a damaged cache entry is retrained, never trusted
             path.unlink(missing_ok=True)
     print(f"training the {data.name} classifier for classifier metrics (once; cached in {path})")
@@ -142,3 +142,4 @@ def _load_or_train(data: Dataset, recipe: ClassifierRecipe, path: Path) -> None:
                           f"(< {least}); classifier metrics would be unreliable")
     save_torch(path, {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "accuracy": accuracy,
                       "recipe": asdict(recipe)})
+    return model, accuracy
