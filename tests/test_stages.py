@@ -44,20 +44,41 @@ def test_an_autoencoder_trains_its_decoder_in_the_encoder_stage_either_way():
     assert "recon_bce" in terms and stage.trained(model) is model
 
 
-@pytest.mark.parametrize("decoder", ["deconv", "flow"])
-@pytest.mark.parametrize("name", ["sigreg-sphere", "vae", "hs-vae"])
-def test_the_decoder_stage_decodes_cached_codes_by_index_and_never_runs_the_encoder(name, decoder, monkeypatch):
+def decoded_by_stage(name, decoder, codes, monkeypatch):
+    """The codes one decoder-stage step of `name` hands its decoder for the images at `index`, and its noise."""
     method, model = build(name, decoder=decoder, decoder_epochs=1)
-    codes = model.geometry.prior(32, 16, torch.Generator().manual_seed(0), torch.float32)  # (n_train, D)
     stage = DecoderStage(method, codes)
     stage.start_epoch(model, 2)
     assert model.decoder.training and not model.encoder.training  # BatchNorm keeps its moments
-    noise = one_step(stage, model, 8)
-    assert set(noise) == set(model.decoder.noise(1, 8, torch.Generator()))  # no views, no slices
+    assert stage.trained(model) is model.decoder and (stage.first_epoch, stage.epochs) == (2, 1)
+    noise = one_step(stage, model, len(INDEX))
     seen = []
     monkeypatch.setattr(model.decoder, "loss", lambda z, x, noise: seen.append(z) or {"term": z.sum()})
     monkeypatch.setattr(model.encoder, "forward", lambda x: pytest.fail("the decoder stage ran the encoder"))
-    index = torch.tensor([5, 0, 31, 7, 7, 2, 9, 11])
-    stage.loss(model, torch.rand(8, 1, 28, 28), index, noise)
-    assert torch.equal(seen[0], codes[index])
-    assert stage.trained(model) is model.decoder and (stage.first_epoch, stage.epochs) == (2, 1)
+    stage.loss(model, torch.rand(len(INDEX), 1, 28, 28), INDEX, noise)
+    return seen[0], set(noise) - set(model.decoder.noise(1, len(INDEX), torch.Generator())), noise
+
+
+INDEX = torch.tensor([5, 0, 31, 7, 7, 2, 9, 11])
+
+
+@pytest.mark.parametrize("decoder", ["deconv", "flow"])
+@pytest.mark.parametrize("name", ["sigreg-sphere", "ae-gmm"])
+def test_the_decoder_stage_decodes_cached_codes_by_index_and_never_runs_the_encoder(name, decoder, monkeypatch):
+    codes = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))  # (n_train, D)
+    decoded, method_noise, _ = decoded_by_stage(name, decoder, codes, monkeypatch)
+    assert torch.equal(decoded, codes[INDEX]) and not method_noise  # no views, no slices
+
+
+@pytest.mark.parametrize("decoder", ["deconv", "flow"])
+@pytest.mark.parametrize("name", ["vae", "beta-vae", "hs-vae"])
+def test_a_posterior_methods_decoder_stage_decodes_a_fresh_draw_of_each_posterior(name, decoder, monkeypatch):
+    posteriors = torch.randn(32, 2 * 16, generator=torch.Generator().manual_seed(0))  # (n_train, 2D): means, log-vars
+    decoded, method_noise, noise = decoded_by_stage(name, decoder, posteriors, monkeypatch)
+    assert method_noise == {"eps"}
+    mean, log_var = posteriors[INDEX, :16], posteriors[INDEX, 16:]
+    draw = mean + torch.exp(log_var / 2) * noise["eps"]  # z = mean + sigma eps, by hand
+    if name == "hs-vae":  # on the sphere
+        draw = draw / draw.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(decoded, draw)
+    assert not torch.allclose(decoded[3], decoded[4])  # image 7 twice: two draws of its posterior

@@ -138,6 +138,9 @@ def test_the_decoder_stage_trains_the_decoder_alone_on_the_frozen_encoder(tmp_pa
     assert [r.get("stage") for r in log_two] == [None, None, "decoder", "decoder"]
     assert set(log_two[2]) - TIMING == {"epoch", "step", "stage", "lr", "loss", "recon_bce"}  # the decoder's term
     assert log_two[-1]["recon_bce"] < log_two[2]["recon_bce"]
+    if method == "vae":  # its decoder stage drew from the training images' posteriors, cached beside their means
+        codes = torch.load(tmp_path / "two" / "codes.pt", weights_only=True)
+        assert torch.equal(codes["train_posterior"][:, :codes["train"].shape[1]], codes["train"])
 
 
 @pytest.mark.parametrize("killed_after", [2, 3])  # at the end of the encoder's stage; inside the decoder's

@@ -2,8 +2,9 @@
 
 The decoder-only stage, a run built on another run's encoder (`isogen train --from RUN`) and evaluation all
 need the codes of the clean training and test images under the trained encoder, in eval mode (BatchNorm's
-running moments; a VAE's posterior mean). They are computed once and saved in the encoder's run folder as
-codes.pt, with a digest of the encoder's weights: a cache written by another encoder is recomputed, never used.
+running moments; a VAE's posterior mean, and for its decoder stage the posteriors themselves). They are
+computed once and saved in the encoder's run folder as codes.pt, with a digest of the encoder's weights: a
+cache written by another encoder is recomputed, never used.
 """
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ CODES = "codes.pt"
 
 
 @torch.no_grad()
-def encode_images(model: LatentModel, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """(N, 28, 28) uint8 -> codes (N, D), deterministic (the posterior mean for VAEs)."""
+def encode_images(model: LatentModel, images: torch.Tensor, batch_size: int = 1000,
+                  posterior: bool = False) -> torch.Tensor:
+    """(N, 28, 28) uint8 -> codes (N, D), deterministic (the posterior mean for VAEs); with `posterior`, a
+    Gaussian posterior's means and log-variances (N, 2D) instead."""
     device = next(model.parameters()).device
-    return torch.cat([model.encode(as_float(images[i:i + batch_size].to(device))).float()
+    read = model.features if posterior else model.encode
+    return torch.cat([read(as_float(images[i:i + batch_size].to(device))).float()
                       for i in range(0, len(images), batch_size)])
 
 
@@ -60,21 +64,26 @@ def encoder_digest(model: LatentModel) -> str:
 
 def cached_codes(folder: Path, model: LatentModel, train_images: torch.Tensor, test_images: torch.Tensor,
                  write: bool = True) -> dict[str, torch.Tensor]:
-    """{"train": (n, D), "test": (m, D)} codes on the model's device, from folder/codes.pt when it was written
-    by this encoder for these image counts, else computed (and saved there when `write`)."""
+    """{"train": (n, D), "test": (m, D)} codes on the model's device, and for a Gaussian posterior
+    "train_posterior" (n, 2D), the training images' posteriors, which the decoder stage draws from; from
+    folder/codes.pt when it was written by this encoder for these images, else computed (and saved there when
+    `write`)."""
     path, digest = Path(folder) / CODES, encoder_digest(model)
     device = next(model.parameters()).device
+    parts = {"train": (train_images, False), "test": (test_images, False)}
+    if model.posterior:
+        parts["train_posterior"] = (train_images, True)
     if path.exists():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved["encoder_sha256"] == digest and (len(saved["train"]), len(saved["test"])) == (
-                    len(train_images), len(test_images)):
-                return {part: saved[part].to(device) for part in ("train", "test")}
+            if saved["encoder_sha256"] == digest and all(len(saved[part]) == len(images)
+                                                         for part, (images, _) in parts.items()):
+                return {part: saved[part].to(device) for part in parts}
         except Exception:  # noqa: BLE001 - a damaged cache is derived data: recompute it
             pass
     was_training = model.encoder.training
     model.encoder.eval()
-    codes = {"train": encode_images(model, train_images), "test": encode_images(model, test_images)}
+    codes = {part: encode_images(model, images, posterior=posterior) for part, (images, posterior) in parts.items()}
     model.encoder.train(was_training)
     if write:
         save_torch(path, {"encoder_sha256": digest, **{part: value.cpu() for part, value in codes.items()}})

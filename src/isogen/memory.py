@@ -42,13 +42,14 @@ class CreatedBytes(TorchDispatchMode):
 
 def estimate_bytes(config: Config, n_train: int) -> dict[str, int]:
     """The parts of a training run's memory, in bytes (see the module docstring)."""
-    n, steps, codes = config.batch_size, n_train // config.batch_size, n_train * config.embed_dim * 4
+    n, steps = config.batch_size, n_train // config.batch_size
     with FakeTensorMode():
         method = make_method(config)
         model = method.build_model()
+        codes = n_train * model.head_dim * 4  # the decoder stage's buffer: codes, or a posterior method's posteriors
         stages = [] if config.encoder_from else [EncoderStage(method)]  # a run on another's encoder decodes only
         if config.decoder_epochs:
-            stages.append(DecoderStage(method, torch.zeros(n_train, config.embed_dim)))
+            stages.append(DecoderStage(method, torch.zeros(n_train, model.head_dim)))
         randomness, activations = 0, 0
         for stage in stages:
             noise = stage.noise(model, steps, n, torch.Generator())

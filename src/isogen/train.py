@@ -106,7 +106,7 @@ class Run:
         """The engine of the stage the run is in (isogen.stages): the method for `epochs`, then (with
         decoder_epochs) the decoder alone on the frozen encoder's codes, with its own optimiser and schedule."""
         if self.epoch >= self.config.epochs and self.config.decoder_epochs:
-            stage = DecoderStage(self.method, self.codes()["train"])
+            stage = DecoderStage(self.method, self.codes()["train_posterior" if self.method.posterior else "train"])
         else:
             stage = EncoderStage(self.method)
         return Engine(stage, self.model, self.device_images, self.config, self.world)

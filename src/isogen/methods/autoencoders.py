@@ -53,9 +53,13 @@ class VAE(Autoencoder):
     def noise(self, steps, n, generator):
         return {"eps": torch.randn(steps, n, self.config.embed_dim, generator=generator, device=generator.device)}
 
+    def draw(self, h, noise):
+        mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
+        return mean + (0.5 * log_var).exp() * noise["eps"]
+
     def regularize(self, h, noise):
         mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
-        return mean + (0.5 * log_var).exp() * noise["eps"], {"kl": gaussian_kl(mean, log_var)}
+        return self.draw(h, noise), {"kl": gaussian_kl(mean, log_var)}
 
 
 class BetaVAE(VAE):
@@ -93,9 +97,12 @@ class HypersphericalVAE(VAE):
         self.weights.set("hs_prior", weight)
         self.weights.set("kl_sigma", weight)
 
+    def draw(self, h, noise):
+        return self.geometry.normalize(super().draw(h, noise))
+
     def regularize(self, h, noise):
         mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
-        z = self.geometry.normalize(mean + (0.5 * log_var).exp() * noise["eps"])
+        z = self.draw(h, noise)
         c = self.config
         kl_sigma = 0.5 * (log_var.exp() - log_var - 1).sum(1).mean()
         prior = hyperspherical_prior_loss(mean, c.hs_mean_cos, c.hs_std_cos, self.world)

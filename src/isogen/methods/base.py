@@ -99,6 +99,11 @@ class Method(nn.Module):
             z = model.encode(x)  # (N, D)
         return terms | model.decoder.loss(z, x, noise)
 
+    def draw(self, h: torch.Tensor, noise: Noise) -> torch.Tensor:
+        """A Gaussian posterior's (N, 2D) means and log-variances -> the code its decoder decodes (N, D), one draw
+        per image with noise["eps"] of `noise(...)`: what the decoder stage decodes for a posterior method."""
+        raise NotImplementedError(f"{type(self).__name__} has no posterior to draw from")
+
     def start_epoch(self, epoch: int) -> None:
         """Called by the training loop before each epoch: schedules of the loss weights live here."""
 

@@ -9,7 +9,7 @@ from ..registry import lookup
 from .decoders import Decoder, DeconvDecoder
 from .encoders import HEAD_NORMS, CNNEncoder, ResNetEncoder
 from .flow import FlowDecoder
-from .latent import LatentModel
+from .latent import LatentModel, head_dim
 
 ENCODERS: dict[str, Callable[[int, int, type[nn.Module]], nn.Module]] = {"cnn": CNNEncoder, "resnet": ResNetEncoder}
 DECODERS: dict[str, type[Decoder]] = {"deconv": DeconvDecoder, "flow": FlowDecoder}
@@ -18,9 +18,9 @@ DECODERS: dict[str, type[Decoder]] = {"deconv": DeconvDecoder, "flow": FlowDecod
 def build_model(config: Config, geometry: Geometry, posterior: bool) -> LatentModel:
     """The encoder (2D outputs for a Gaussian posterior, else D) and the decoder that `config` names.
     Built in this order, so the same seed gives the same initial weights."""
-    head_dim = 2 * config.embed_dim if posterior else config.embed_dim
     norm = lookup(HEAD_NORMS, "head_norm", config.head_norm)
-    encoder = lookup(ENCODERS, "encoder", config.encoder)(head_dim, config.encoder_width, norm)
+    encoder = lookup(ENCODERS, "encoder", config.encoder)(head_dim(config.embed_dim, posterior), config.encoder_width,
+                                                          norm)
     decoder = lookup(DECODERS, "decoder", config.decoder).from_config(config)
     return LatentModel(encoder, decoder, geometry, config.embed_dim, posterior)
 

@@ -12,6 +12,11 @@ from ..geometry import Geometry
 from .decoders import Decoder
 
 
+def head_dim(embed_dim: int, posterior: bool) -> int:
+    """H, the width of the encoder's output: the code's D, or a Gaussian posterior's means and log-variances."""
+    return 2 * embed_dim if posterior else embed_dim
+
+
 class LatentModel(nn.Module):
     """`encode` is deterministic: the geometry's normalisation of the embedding, and for a Gaussian
     posterior that of its mean (the first D outputs; the last D are log-variances)."""
@@ -20,6 +25,10 @@ class LatentModel(nn.Module):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.geometry, self.embed_dim, self.posterior = geometry, embed_dim, posterior
+
+    @property
+    def head_dim(self) -> int:
+        return head_dim(self.embed_dim, self.posterior)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)  # (N, H)
