@@ -40,9 +40,10 @@ QUESTIONS = [
              "many directions they use.", ("mse", "bce", "probe", "knn", "rank")),
     Question("Q2", "Does isotropy improve generative smoothness?",
              "Samples from the model's prior and paths between test digits (midpoints: lerp and slerp coincide on "
-             "the sphere; evenness 1 = equal steps). Classifier metrics at n = 10k, Inception KID at n = 1000.",
-             ("cfid_prior", "kid_prior", "ckid_prior", "precision", "recall", "confident", "mid_cfid", "even_lerp",
-              "even_slerp", "frames")),
+             "the sphere; evenness 1 = equal steps; a confident share means quality only beside a label entropy near "
+             "ln 10 = 2.303, every class drawn equally). Classifier metrics at n = 10k, Inception KID at n = 1000.",
+             ("cfid_prior", "kid_prior", "ckid_prior", "precision", "recall", "confident", "entropy", "mid_cfid",
+              "even_lerp", "even_slerp", "frames")),
     Question("Q3", "Is the spherical or the Gaussian model better at generating digits?",
              "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) "
              "prior), with VAEs as the classical Gaussian reference.",
