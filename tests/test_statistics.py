@@ -41,7 +41,7 @@ def test_holm_controls_the_family_wise_error_under_the_null():
 
 def test_the_report_states_each_declared_endpoint_with_its_interval_and_holm():
     from isogen.metrics.evaluate import EvalOptions
-    from isogen.report import endpoint_table
+    from isogen.report import endpoint_table, endpoint_tests
     from isogen.study import RunPlan
 
     mse = {"sigreg-sphere": [0.030, 0.032, 0.031], "infonce": [0.040, 0.041, 0.043], "vae": [0.02, 0.02, 0.02]}
@@ -54,7 +54,7 @@ def test_the_report_states_each_declared_endpoint_with_its_interval_and_holm():
             for label in mse for seed in range(3)] + [
             row("infonce-uniform", seed, {"isotropy": {"ep_per_code": ep["infonce-uniform"][seed]}})
             for seed in range(3)] + [row("infonce", 0, {}, ("lr", 0.1))]
-    header, body = endpoint_table(rows)
+    header, body = endpoint_table(endpoint_tests(rows))
     assert [line[0] for line in body] == ["Q1", "Q4"]  # no generation metrics here: Q2, Q3, Q5 have no numbers
     q1, q4 = (paired_difference(dict(enumerate(values["sigreg-sphere"])), dict(enumerate(values[other])))
               for values, other in ((mse, "infonce"), (ep, "infonce-uniform")))

@@ -1,8 +1,8 @@
 """Every picture isogen draws, each a function from plain data to a PNG file, and the one way to save it.
 
 Run pictures: image grids (samples, interpolation strips). Evaluation: the eigen-spectrum of the codes,
-their 3-D view and t-SNE. Study report: sample grids side by side, spectra, the reconstruction vs
-generation trade-off, the sensitivity curves.
+their 3-D view and t-SNE. Study report: the primary endpoints, sample grids side by side, spectra,
+the reconstruction vs generation trade-off, the sensitivity curves.
 """
 from __future__ import annotations
 
@@ -159,5 +159,24 @@ def sensitivity(path: Path, curves: dict[str, list[tuple]]) -> None:
         twin = ax.twinx()
         twin.plot(xs, [p[2] for p in points], "s--", color="C1")
         twin.set_ylabel("linear probe", color="C1")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def endpoints(path: Path, tests: list[tuple[str, float, float, float, float]]) -> None:
+    """One row per endpoint (label, mean, low, high, adjusted p), each on its own scale: the mean difference
+    with its interval, zero dashed; blue where the adjusted p is below 0.05."""
+    fig, axes = plt.subplots(len(tests), 1, figsize=(7, 0.8 * len(tests) + 0.5), dpi=100, squeeze=False)
+    for ax, (label, mean, low, high, p) in zip(axes[:, 0], tests, strict=True):
+        ax.errorbar([mean], [0], xerr=[[mean - low], [high - mean]], fmt="o", capsize=4,
+                    color="tab:blue" if p < 0.05 else "tab:gray")
+        ax.axvline(0, color="black", lw=0.8, ls="--")
+        left, right = min(low, 0.0), max(high, 0.0)
+        margin = 0.1 * (right - left) or 1.0  # a zero-width interval at zero still gets an axis
+        ax.set_xlim(left - margin, right + margin)
+        ax.set_yticks([])
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(f"{label}   (Holm p = {p:.2g})", fontsize=8, loc="left")
+    fig.suptitle("A − B paired by seed, 95% interval", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)

@@ -4,7 +4,6 @@ self-contained HTML page written from the same list of blocks. Everything it sho
 folders' small files (config, log, metrics, pictures), so a fresh clone rebuilds it from committed results."""
 from __future__ import annotations
 
-import html
 import json
 import math
 import shutil
@@ -16,8 +15,9 @@ from scipy import stats
 
 from . import figures
 from .catalog import ENDPOINTS, QUESTIONS
-from .files import read_json, read_jsonl, write_text
+from .files import read_json, read_jsonl
 from .metrics.schema import COLUMNS, value
+from .pages import render
 from .runner import collect
 from .statistics import holm, paired_difference
 from .study import StudySpec
@@ -56,9 +56,9 @@ def table(rows: list[dict], keys: tuple[str, ...], labels: tuple[str, ...] = ())
     return header, body
 
 
-def endpoint_table(rows: list[dict]) -> tuple[list, list]:
-    """The declared endpoints the study has runs for, at each D: paired difference over seeds with its 95%
-    interval, the paired t-test's p and its Holm adjustment across everything in the table."""
+def endpoint_tests(rows: list[dict]) -> list[tuple]:
+    """The declared endpoints the study has runs for, at each D: (question, column title, "A − B", D, the
+    difference paired over seeds with its 95% interval, its p adjusted by Holm's method across all of them)."""
     tests = []
     for question, key, *arms in ENDPOINTS:
         for dim in sorted({row["run"].dim for row in rows}):
@@ -68,10 +68,13 @@ def endpoint_table(rows: list[dict]) -> tuple[list, list]:
             difference = paired_difference(a, b)
             if difference is not None:
                 tests.append((question, COLUMNS[key].title, " − ".join(arms), dim, difference))
+    return [(*test, adjusted) for test, adjusted in zip(tests, holm([t[-1].p for t in tests]), strict=True)]
+
+
+def endpoint_table(tests: list[tuple]) -> tuple[list, list]:
     header = ["question", "endpoint", "A − B", "D", "seeds", "mean difference [95% CI]", "p", "p, Holm"]
-    body = [[question, title, arms, str(dim), str(d.n), str(d), f"{d.p:.3g}", f"{adjusted:.3g}"]
-            for (question, title, arms, dim, d), adjusted in zip(tests, holm([t[-1].p for t in tests]), strict=True)]
-    return header, body
+    return header, [[question, title, arms, str(dim), str(d.n), str(d), f"{d.p:.3g}", f"{adjusted:.3g}"]
+                    for question, title, arms, dim, d, adjusted in tests]
 
 
 def literature_table(rows: list[dict]) -> tuple[list, list]:
@@ -127,13 +130,15 @@ def write_report(spec: StudySpec, out: Path) -> Path:
     blocks.append(("p", f"Floor (real training images vs the test set): classifier FID {floor['classifier_fid']:.2f}, "
                         f"classifier KID {floor['classifier_kid']:.4f} (n = {floor['n']}){inception}."))
     blocks += [("p", text)] if (text := mixed_judges(rows)) else []  # before any classifier metric
-    header, body = endpoint_table(rows)
-    if body:
+    if tests := endpoint_tests(rows):
+        figures.endpoints(folder / "endpoints.png", [(f"{q} {title}: {arms}, D = {dim}", d.mean, d.low, d.high, p)
+                                                     for q, title, arms, dim, d, p in tests])
         blocks += [("h2", "Primary endpoints"),
                    ("p", "One endpoint per question, declared in isogen/catalog.py (ENDPOINTS) before the numbers: "
                          "the difference A − B paired by seed, its mean with the 95% t-interval, the paired "
                          "t-test's p, and p adjusted by Holm's method across this table."),
-                   ("table", header, body)]
+                   ("table", *endpoint_table(tests)),
+                   ("img", "endpoints.png", "The endpoints, each on its own scale (blue: Holm p < 0.05).")]
     for q in QUESTIONS:
         header, body = table(rows, q.columns, q.labels)
         if body and any(any(c != "—" for c in r[3:]) for r in body):  # a question the study has numbers for
@@ -267,34 +272,3 @@ def grid_curves(spec: StudySpec, rows: list) -> dict[str, list[tuple]]:
             if len(series) > 1 and all(None not in p for p in series):
                 out[f"{entry.label}: {key}"] = series
     return out
-
-
-def render(blocks: list[tuple], folder: Path) -> Path:
-    md, body = [], []
-    for kind, *args in blocks:
-        if kind in ("h1", "h2"):
-            md.append(f"{'#' * int(kind[1])} {args[0]}\n")
-            body.append(f"<{kind}>{html.escape(args[0])}</{kind}>")
-        elif kind == "p":
-            md.append(args[0] + "\n")
-            body.append(f"<p>{html.escape(args[0])}</p>")
-        elif kind == "table":
-            header, rows = args
-            md.append("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
-                      + "".join("| " + " | ".join(r) + " |\n" for r in rows))
-            body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
-                        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-                        + "</table>")
-        elif kind == "img":
-            name, caption = args
-            md.append(f"![{caption}]({name})\n\n*{caption}*\n")
-            # linked, not embedded: the pictures sit beside the page, which stays small enough to commit
-            body.append(f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
-                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    write_text(folder / "report.md", "\n".join(md))
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
-             "img{max-width:100%}figcaption{font-style:italic;font-size:13px}")
-    write_text(folder / "report.html", f"<!doctype html><meta charset='utf-8'><title>isogen report</title>"
-                                       f"<style>{style}</style>" + "\n".join(body))
-    return folder
