@@ -46,15 +46,20 @@ def test_the_report_states_each_declared_endpoint_with_its_interval_and_holm():
 
     mse = {"sigreg-sphere": [0.030, 0.032, 0.031], "infonce": [0.040, 0.041, 0.043], "vae": [0.02, 0.02, 0.02]}
     ep = {"sigreg-sphere": [30.0, 35.0, 33.0], "infonce-uniform": [40.0, 36.0, 44.0]}
-    def row(label, seed, metrics, varied=None):
-        return {"run": RunPlan(f"{label}-{seed}", label, 32, seed, varied, {}, "", EvalOptions()), "metrics": metrics}
+    def row(label, seed, metrics, varied=None, dim=32):
+        return {"run": RunPlan(f"{label}-{seed}", label, dim, seed, varied, {}, "", EvalOptions()), "metrics": metrics}
 
     rows = [row(label, seed, {"reconstruction": {"mse_per_pixel": mse[label][seed]},
                               **({"isotropy": {"ep_per_code": ep[label][seed]}} if label in ep else {})})
             for label in mse for seed in range(3)] + [
             row("infonce-uniform", seed, {"isotropy": {"ep_per_code": ep["infonce-uniform"][seed]}})
             for seed in range(3)] + [row("infonce", 0, {}, ("lr", 0.1))]
-    header, body = endpoint_table(endpoint_tests(rows))
+    other_dim = [row(label, seed, {"reconstruction": {"mse_per_pixel": 2 * mse[label][seed]}}, dim=8)
+                 for label in ("sigreg-sphere", "infonce") for seed in range(2)]
+    assert endpoint_tests(rows + other_dim, [32]) == endpoint_tests(rows, [32])  # a family is one D's
+    [(question, *_, dim, secondary, p)] = endpoint_tests(rows + other_dim, [8])
+    assert (question, dim, secondary.n) == ("Q1", 8, 2) and p == secondary.p  # adjusted within its own family
+    header, body = endpoint_table(endpoint_tests(rows, [32]))
     assert [line[0] for line in body] == ["Q1", "Q4"]  # no generation metrics here: Q2, Q3, Q5 have no numbers
     q1, q4 = (paired_difference(dict(enumerate(values["sigreg-sphere"])), dict(enumerate(values[other])))
               for values, other in ((mse, "infonce"), (ep, "infonce-uniform")))
