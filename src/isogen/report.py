@@ -1,6 +1,6 @@
 """The study report: the protocol, the primary endpoints, one table per question, the prior-oracle gap, the
-literature check, the agreement of the two generation metrics, pictures side by side; Markdown and a
-self-contained HTML page written from the same list of blocks. Everything it shows is read from the run
+literature check, the agreement of the two generation metrics, pictures side by side; a list of blocks that
+isogen.pages writes as Markdown and as a self-contained HTML page. Everything it shows is read from the run
 folders' small files (config, log, metrics, pictures), so a fresh clone rebuilds it from committed results."""
 from __future__ import annotations
 
@@ -141,8 +141,9 @@ def write_report(spec: StudySpec, out: Path) -> Path:
                    ("table", *endpoint_table(primary))]
     if secondary:
         blocks += [("h2", "The same differences at other D (secondary)"),
-                   ("p", "Fewer seeds; Holm's adjustment across this table alone. They qualify the answers at "
-                         f"D = {spec.dims[0]}, they do not replace them."), ("table", *endpoint_table(secondary))]
+                   ("p", "The declared differences at the study's other D, with Holm's adjustment across this "
+                         f"table alone: they qualify the answers at D = {spec.dims[0]}, they do not replace them."),
+                   ("table", *endpoint_table(secondary))]
     if primary or secondary:
         figures.endpoints(folder / "endpoints.png", [(f"{q} {title}: {arms}, D = {dim}", d.mean, d.low, d.high, p)
                                                      for q, title, arms, dim, d, p in primary + secondary])
