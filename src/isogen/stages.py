@@ -11,8 +11,10 @@ the frozen encoder's cached codes (the decoder stage). The engine runs whichever
     DecoderStage  the encoder frozen (eval mode: BatchNorm keeps its moments); the decoder learns to decode
                   the codes of the clean training images, read from a device buffer by image index (a step
                   never runs the encoder), by its own loss, with its own optimiser and schedule (peaking at
-                  decoder_lr when it is set). For a Gaussian posterior (a VAE's) the buffer holds each image's
-                  posterior and a step decodes a fresh draw of it, as the VAE's own objective does.
+                  decoder_lr when it is set). It decodes what the method's own objective decodes
+                  (Method.stage_code): a contrastive method's codes as they are, a fresh draw of each
+                  posterior for a VAE (the buffer then holds the posteriors), a jittered code for the
+                  Sphere Encoder.
 
 Every stage: `noise(model, steps, n, generator)` its epoch's randomness (first axis: the step),
 `loss(model, x, index, noise)` the named terms of one step (x the batch's images, index their positions in
@@ -66,10 +68,11 @@ class EncoderStage:
 class DecoderStage:
     """The decoder alone on `codes`, the frozen encoder's codes of the training split on the device, so Question
     1 compares codes rather than how long each decoder trained beside a moving encoder: (n_train, D), or for a
-    posterior method (n_train, 2D) the posteriors' means and log-variances, decoded as draws. A VAE's prior fills
-    the directions its posteriors leave at N(0, 1) (KL-collapsed); a decoder retrained on the means alone sees
-    only zeros there and breaks on prior samples (study-cpu's first VAE runs at D = 64: seed 0 used 25 of 64
-    directions; prior classifier FID 435 and 401 at seeds 0-1 against 37 and 36 for a GMM of the means)."""
+    posterior method (n_train, 2D) the posteriors' means and log-variances. Each step decodes the method's
+    stage_code of them, what its own objective decodes. Why not the codes alone: a VAE's prior fills the
+    directions its posteriors leave at N(0, 1) (KL-collapsed); a decoder retrained on the means sees only zeros
+    there and breaks on prior samples (study-cpu's first VAE runs at D = 64: seed 0 used 25 of 64 directions;
+    prior classifier FID 435 and 401 at seeds 0-1 against 37 and 36 for a GMM of the means)."""
 
     name = "decoder"
     shared_noise: frozenset[str] = frozenset()
@@ -83,14 +86,10 @@ class DecoderStage:
         return model.decoder
 
     def noise(self, model: LatentModel, steps: int, n: int, generator: torch.Generator) -> Noise:
-        draws = self.method.noise(steps, n, generator) if self.method.posterior else {}
-        return draws | model.decoder.noise(steps, n, generator)
+        return self.method.stage_noise(steps, n, generator) | model.decoder.noise(steps, n, generator)
 
     def loss(self, model: LatentModel, x: torch.Tensor, index: torch.Tensor, noise: Noise) -> dict[str, torch.Tensor]:
-        codes = self.codes.index_select(0, index)
-        if self.method.posterior:
-            codes = self.method.draw(codes, noise)
-        return model.decoder.loss(codes, x, noise)
+        return model.decoder.loss(self.method.stage_code(self.codes.index_select(0, index), noise), x, noise)
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(terms.values())

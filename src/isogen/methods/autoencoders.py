@@ -57,6 +57,12 @@ class VAE(Autoencoder):
         mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
         return mean + (0.5 * log_var).exp() * noise["eps"]
 
+    def stage_noise(self, steps, n, generator):
+        return self.noise(steps, n, generator)
+
+    def stage_code(self, h, noise):  # the cached codes are the posteriors (N, 2D): a draw of each
+        return self.draw(h, noise)
+
     def regularize(self, h, noise):
         mean, log_var = h.float().chunk(2, dim=1)  # (N, D) each
         return self.draw(h, noise), {"kl": gaussian_kl(mean, log_var)}
@@ -140,10 +146,16 @@ class SphereAE(Autoencoder):
         return {"direction": torch.randn(steps, n, d, generator=generator, device=device), "angle": angle,
                 "nearer": torch.rand(steps, n, generator=generator, device=device)}
 
+    def stage_noise(self, steps, n, generator):
+        return self.noise(steps, n, generator)
+
+    def stage_code(self, z, noise):  # the nearer point, which the reconstruction decodes
+        return jitter_on_sphere(z, noise["direction"], noise["nearer"] * noise["angle"])
+
     def objective(self, model, x, noise):
         z = model.to_latent(model.features(x)).float()  # (N, D) on the sphere
         far = jitter_on_sphere(z, noise["direction"], noise["angle"])
-        near = jitter_on_sphere(z, noise["direction"], noise["nearer"] * noise["angle"])
+        near = self.stage_code(z, noise)
         terms = model.decoder.loss(near, x, noise)  # the reconstruction, from the nearer point
         decoded_far, decoded_near = model.decoder.generate(far), model.decoder.generate(near)
         return terms | {"pixel_consistency": pixel_consistency(decoded_far, decoded_near),

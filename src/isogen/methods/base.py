@@ -99,10 +99,16 @@ class Method(nn.Module):
             z = model.encode(x)  # (N, D)
         return terms | model.decoder.loss(z, x, noise)
 
-    def draw(self, h: torch.Tensor, noise: Noise) -> torch.Tensor:
-        """A Gaussian posterior's (N, 2D) means and log-variances -> the code its decoder decodes (N, D), one draw
-        per image with noise["eps"] of `noise(...)`: what the decoder stage decodes for a posterior method."""
-        raise NotImplementedError(f"{type(self).__name__} has no posterior to draw from")
+    def stage_noise(self, steps: int, n: int, generator: torch.Generator) -> Noise:
+        """The randomness of `stage_code`, as `noise(...)` draws it: none unless a method decodes more than its
+        cached codes."""
+        return {}
+
+    def stage_code(self, codes: torch.Tensor, noise: Noise) -> torch.Tensor:
+        """What the decoder stage (isogen.stages) decodes for one step's cached codes: by default the codes. A
+        method whose own objective decodes something else (a VAE: a draw of each posterior; the Sphere
+        Encoder: a jittered code) decodes that, so its decoder goes on learning what its prior asks of it."""
+        return codes
 
     def start_epoch(self, epoch: int) -> None:
         """Called by the training loop before each epoch: schedules of the loss weights live here."""
