@@ -1,5 +1,4 @@
 """The stages of a run: the encoder's (with or without its decoder beside) and the decoder's alone on cached codes."""
-import numpy as np
 import pytest
 import torch
 
@@ -63,24 +62,12 @@ def decoded_by_stage(name, decoder, codes, monkeypatch):
 INDEX = torch.tensor([5, 0, 31, 7, 7, 2, 9, 11])
 
 
-@pytest.mark.parametrize("decoder", ["deconv", "flow"])
-@pytest.mark.parametrize("name", ["sigreg-sphere", "ae-gmm"])
+@pytest.mark.parametrize("name, decoder", [("sigreg-sphere", "deconv"), ("sigreg-sphere", "flow"), ("ae-gmm", "deconv"),
+                                           ("ae-gmm", "flow"), ("sphere-ae", "deconv")])  # its jitter stays in stage 1
 def test_the_decoder_stage_decodes_cached_codes_by_index_and_never_runs_the_encoder(name, decoder, monkeypatch):
     codes = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))  # (n_train, D)
     decoded, method_noise, _ = decoded_by_stage(name, decoder, codes, monkeypatch)
     assert torch.equal(decoded, codes[INDEX]) and not method_noise  # no views, no slices
-
-
-def test_the_sphere_encoders_decoder_stage_decodes_the_nearer_jittered_code(monkeypatch):
-    codes = torch.nn.functional.normalize(torch.randn(32, 16, generator=torch.Generator().manual_seed(0)), dim=1)
-    decoded, method_noise, noise = decoded_by_stage("sphere-ae", "deconv", codes, monkeypatch)
-    assert method_noise == {"direction", "angle", "nearer"}
-    z, e, a = codes[INDEX].numpy(), noise["direction"].numpy(), (noise["nearer"] * noise["angle"]).numpy()
-    e = e / np.linalg.norm(e, axis=1, keepdims=True)
-    jittered = np.cos(a)[:, None] * z + np.sin(a)[:, None] * e  # along the great circle towards e, by u * angle
-    np.testing.assert_allclose(decoded.numpy(), jittered / np.linalg.norm(jittered, axis=1, keepdims=True),
-                               rtol=1e-5, atol=1e-6)
-    assert (a > 0).all() and (a < np.radians(80)).all()
 
 
 @pytest.mark.parametrize("decoder", ["deconv", "flow"])

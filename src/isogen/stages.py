@@ -11,10 +11,9 @@ the frozen encoder's cached codes (the decoder stage). The engine runs whichever
     DecoderStage  the encoder frozen (eval mode: BatchNorm keeps its moments); the decoder learns to decode
                   the codes of the clean training images, read from a device buffer by image index (a step
                   never runs the encoder), by its own loss, with its own optimiser and schedule (peaking at
-                  decoder_lr when it is set). It decodes what the method's own objective decodes
-                  (Method.stage_code): a contrastive method's codes as they are, a fresh draw of each
-                  posterior for a VAE (the buffer then holds the posteriors), a jittered code for the
-                  Sphere Encoder.
+                  decoder_lr when it is set). It decodes the method's stage_code of them: the codes
+                  as they are, or for a VAE a fresh draw of each posterior (the buffer then holds the
+                  posteriors), as its own objective decodes.
 
 Every stage: `noise(model, steps, n, generator)` its epoch's randomness (first axis: the step),
 `loss(model, x, index, noise)` the named terms of one step (x the batch's images, index their positions in
@@ -69,10 +68,10 @@ class DecoderStage:
     """The decoder alone on `codes`, the frozen encoder's codes of the training split on the device, so Question
     1 compares codes rather than how long each decoder trained beside a moving encoder: (n_train, D), or for a
     posterior method (n_train, 2D) the posteriors' means and log-variances. Each step decodes the method's
-    stage_code of them, what its own objective decodes. Why not the codes alone: a VAE's prior fills the
-    directions its posteriors leave at N(0, 1) (KL-collapsed); a decoder retrained on the means sees only zeros
-    there and breaks on prior samples (study-cpu's first VAE runs at D = 64: seed 0 used 25 of 64 directions;
-    prior classifier FID 435 and 401 at seeds 0-1 against 37 and 36 for a GMM of the means)."""
+    stage_code of them. Why a VAE decodes draws, not its means: its prior fills the directions its posteriors
+    leave at N(0, 1) (KL-collapsed); a decoder retrained on the means sees only zeros there and breaks on prior
+    samples (study-cpu's first VAE runs at D = 64: seed 0 used 25 of 64 directions; prior classifier FID 435
+    and 401 at seeds 0-1 against 37 and 36 for a GMM of the means; results/bench/decoder-stage/decoder-stage.md)."""
 
     name = "decoder"
     shared_noise: frozenset[str] = frozenset()

@@ -106,8 +106,8 @@ class Method(nn.Module):
 
     def stage_code(self, codes: torch.Tensor, noise: Noise) -> torch.Tensor:
         """What the decoder stage (isogen.stages) decodes for one step's cached codes: by default the codes. A
-        method whose own objective decodes something else (a VAE: a draw of each posterior; the Sphere
-        Encoder: a jittered code) decodes that, so its decoder goes on learning what its prior asks of it."""
+        method whose code is a distribution (a VAE's posterior) decodes a draw of it, as its own objective does,
+        so its decoder goes on learning what its prior asks of it."""
         return codes
 
     def start_epoch(self, epoch: int) -> None:
