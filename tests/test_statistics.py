@@ -65,3 +65,13 @@ def test_the_report_states_each_declared_endpoint_with_its_interval_and_holm():
               for values, other in ((mse, "infonce"), (ep, "infonce-uniform")))
     assert body[0][2] == "sigreg-sphere − infonce" and body[0][5] == str(q1) and body[0][6] == f"{q1.p:.3g}"
     assert [line[7] for line in body] == [f"{p:.3g}" for p in holm([q1.p, q4.p])]
+
+
+@pytest.mark.parametrize("order, rho", [(1, "1.000"), (-1, "-1.000")])
+def test_the_report_states_how_the_two_generation_metrics_rank_the_runs(order, rho):
+    from isogen.report import agreement
+
+    prior = [{"classifier_fid": 100.0 + k, "inception_kid": 0.05 + order * k / 100} for k in range(5)]
+    rows = [{"metrics": {"generation": {"prior": p}}} for p in prior]
+    assert f"over the 5 runs with both: rho = {rho} " in agreement(rows)
+    assert agreement(rows[:2]) is None  # too few runs to rank

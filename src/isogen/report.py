@@ -111,8 +111,8 @@ def agreement(rows: list[dict]) -> str | None:
     if len(pairs) < 3:
         return None
     rho, p = stats.spearmanr(*zip(*pairs, strict=True))
-    return (f"Classifier FID (n = 10k) and Inception KID (n = 1000) of the prior samples rank the {len(pairs)} runs "
-            f"alike: Spearman's rho = {rho:.3f} (p = {p:.2g}).")
+    return (f"Spearman's rank correlation of classifier FID (n = 10k) and Inception KID (n = 1000) of the prior "
+            f"samples over the {len(pairs)} runs with both: rho = {rho:.3f} (p = {p:.2g}; 1 = the same order).")
 
 
 def write_report(spec: StudySpec, out: Path) -> Path:
