@@ -44,8 +44,12 @@ def test_an_autoencoder_trains_its_decoder_in_the_encoder_stage_either_way():
     assert "recon_bce" in terms and stage.trained(model) is model
 
 
+INDEX = torch.tensor([5, 0, 31, 7, 7, 2, 9, 11])  # the images of one step, 7 twice
+
+
 def decoded_by_stage(name, decoder, codes, monkeypatch):
-    """The codes one decoder-stage step of `name` hands its decoder for the images at `index`, and its noise."""
+    """One decoder-stage step of `name` on the images at INDEX: the codes it hands its decoder, the names of the
+    method's own randomness in the step, and the step's noise."""
     method, model = build(name, decoder=decoder, decoder_epochs=1)
     stage = DecoderStage(method, codes)
     stage.start_epoch(model, 2)
@@ -57,9 +61,6 @@ def decoded_by_stage(name, decoder, codes, monkeypatch):
     monkeypatch.setattr(model.encoder, "forward", lambda x: pytest.fail("the decoder stage ran the encoder"))
     stage.loss(model, torch.rand(len(INDEX), 1, 28, 28), INDEX, noise)
     return seen[0], set(noise) - set(model.decoder.noise(1, len(INDEX), torch.Generator())), noise
-
-
-INDEX = torch.tensor([5, 0, 31, 7, 7, 2, 9, 11])
 
 
 @pytest.mark.parametrize("name, decoder", [("sigreg-sphere", "deconv"), ("sigreg-sphere", "flow"), ("ae-gmm", "deconv"),

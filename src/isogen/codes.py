@@ -70,20 +70,24 @@ def cached_codes(folder: Path, model: LatentModel, train_images: torch.Tensor, t
     `write`)."""
     path, digest = Path(folder) / CODES, encoder_digest(model)
     device = next(model.parameters()).device
-    parts = {"train": (train_images, False), "test": (test_images, False)}
+    sizes = {"train": len(train_images), "test": len(test_images)}
     if model.posterior:
-        parts["train_posterior"] = (train_images, True)
+        sizes["train_posterior"] = len(train_images)
     if path.exists():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved["encoder_sha256"] == digest and all(len(saved[part]) == len(images)
-                                                         for part, (images, _) in parts.items()):
-                return {part: saved[part].to(device) for part in parts}
+            if saved["encoder_sha256"] == digest and all(len(saved[part]) == n for part, n in sizes.items()):
+                return {part: saved[part].to(device) for part in sizes}
         except Exception:  # noqa: BLE001 - a damaged cache is derived data: recompute it
             pass
     was_training = model.encoder.training
     model.encoder.eval()
-    codes = {part: encode_images(model, images, posterior=posterior) for part, (images, posterior) in parts.items()}
+    if model.posterior:  # the training images encoded once: their posteriors, and the means' codes from them
+        posteriors = encode_images(model, train_images, posterior=True)
+        codes = {"train": model.to_latent(posteriors), "train_posterior": posteriors}
+    else:
+        codes = {"train": encode_images(model, train_images)}
+    codes["test"] = encode_images(model, test_images)
     model.encoder.train(was_training)
     if write:
         save_torch(path, {"encoder_sha256": digest, **{part: value.cpu() for part, value in codes.items()}})
