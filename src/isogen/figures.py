@@ -14,6 +14,7 @@ import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .files import write_bytes
 
@@ -124,24 +125,33 @@ def spectra(path: Path, curves: dict[str, list[float]]) -> None:
     save_figure(fig, path)
 
 
-SAMPLER_MARKERS = {"prior": "o", "matched": "s", "gmm": "^", "vmf": "D", "learned": "*"}
+SAMPLER_ORDER = ("prior", "vmf", "matched", "gmm", "learned")  # the prior first, the learned generator last
+ARM_MARKERS = "os^Dv<>"  # with ten colours, 70 arms before a colour and marker pair repeats
 
 
 def tradeoff(path: Path, points: list[dict], ylabel: str) -> None:
-    """Reconstruction MSE vs a generation metric: points with label, sampler (a marker and colour each), x, y
-    and optional xerr, yerr (None: no bars)."""
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    samplers = list(dict.fromkeys(p["sampler"] for p in points))  # in order of appearance: colour C0, C1, ...
-    for i, sampler in enumerate(samplers):
-        for j, p in enumerate(q for q in points if q["sampler"] == sampler):
-            ax.errorbar(p["x"], p["y"], xerr=p["xerr"], yerr=p["yerr"], fmt=SAMPLER_MARKERS.get(sampler, "x"),
-                        ms=5, lw=0.8, capsize=2, color=f"C{i}", label=None if j else sampler)
-            ax.annotate(p["label"], (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    if points:
-        ax.legend(fontsize=7, title="sampler", title_fontsize=7)
-    ax.set_xlabel("reconstruction MSE per pixel")
-    ax.set_ylabel(ylabel)
-    fig.tight_layout()
+    """Reconstruction MSE vs a generation metric, one panel per sampler, each arm (a point's label) one colour
+    and marker in every panel: points with label, sampler, x, y and optional xerr, yerr (None: no bars)."""
+    rank = {name: i for i, name in enumerate(SAMPLER_ORDER)}
+    samplers = sorted({p["sampler"] for p in points}, key=lambda s: (rank.get(s, len(rank)), s)) or ["no runs"]
+    arms = list(dict.fromkeys(p["label"] for p in points))
+    style = {arm: {"color": f"C{i % 10}", "fmt": ARM_MARKERS[i % len(ARM_MARKERS)]} for i, arm in enumerate(arms)}
+    fig, axes = plt.subplots(1, len(samplers), figsize=(2.6 * len(samplers) + 2.2, 3.4), dpi=100, sharex=True,
+                             squeeze=False)
+    handles = {}
+    for ax, sampler in zip(axes[0], samplers, strict=True):
+        for p in (q for q in points if q["sampler"] == sampler):
+            handles[p["label"]] = ax.errorbar(p["x"], p["y"], xerr=p["xerr"], yerr=p["yerr"], ms=5, lw=0.8,
+                                              capsize=2, **style[p["label"]])
+        ax.set_title(sampler, fontsize=9)
+        ax.set_xlabel("reconstruction MSE", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel(ylabel, fontsize=8)
+    right = 1 - 1.9 / fig.get_figwidth()  # room for the arms' legend
+    fig.legend([handles[arm] for arm in arms], arms, loc="center left", bbox_to_anchor=(right, 0.5), fontsize=7,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, right, 1))
     save_figure(fig, path)
 
 

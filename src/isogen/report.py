@@ -252,8 +252,8 @@ def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
             points.append({"label": label, "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
                            "xerr": np.std(xs, ddof=1) if bars else None, "yerr": np.std(ys, ddof=1) if bars else None})
     figures.tradeoff(folder / "tradeoff.png", points, "classifier FID (n = 10k)")
-    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation, mean ± std over seeds (Ghosh et al. "
-                                          "2020 draw the same trade-off)."))
+    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation, one panel per sampler, mean ± std "
+                                          "over seeds (Ghosh et al. 2020 draw the same trade-off)."))
     curves = grid_curves(spec, rows)
     if curves:
         figures.sensitivity(folder / "sensitivity.png", curves)
