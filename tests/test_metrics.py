@@ -212,7 +212,7 @@ def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
     from isogen.train import train
 
     run = tmp_path / "run"
-    train(make_config("smoke", {"epochs": "1", "samplers": "prior,matched,gmm,learned", "sampler_fit_steps": "20",
+    train(make_config("smoke", {"epochs": "1", "samplers": "prior,matched,gmm,vmf,learned", "sampler_fit_steps": "20",
                                 "code_flow_width": "16"}), run, progress=False, data=mnist, pictures=False)
     metrics = evaluate_run(run, EvalOptions(kid_samples=0, samples=300, pairs=40, null_draws=10, probe_train=1000),
                            data=mnist, progress=False)
@@ -220,7 +220,7 @@ def test_eval_end_to_end_on_a_small_run(tmp_path, mnist):
     assert set(metrics) == {"isotropy", "representation", "reconstruction", "generation", "interpolation", "floor",
                             "oracle", "protocol"}
     assert metrics["floor"]["classifier_fid"] < metrics["generation"]["prior"]["classifier_fid"]
-    assert set(metrics["generation"]) == {"prior", "matched", "gmm", "learned"}
+    assert set(metrics["generation"]) == {"prior", "matched", "gmm", "vmf", "learned"}
     assert 0 <= metrics["generation"]["prior"]["precision"] <= 1
     assert metrics["floor"]["classifier_kid"] < metrics["generation"]["prior"]["classifier_kid"]
     assert metrics["oracle"]["nearest_train_distance"] < metrics["generation"]["prior"]["nearest_train_distance"]

@@ -46,8 +46,9 @@ QUESTIONS = [
               "even_lerp", "even_slerp", "frames")),
     Question("Q3", "Is the spherical or the Gaussian model better at generating digits?",
              "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) "
-             "prior), with VAEs as the classical Gaussian reference.",
-             ("cfid_prior", "cfid_matched", "kid_prior", "confident", "mse"),
+             "prior), with VAEs as the classical Gaussian reference and hs-vae, a VAE on the sphere, sampled by "
+             "the von Mises-Fisher fitted to its codes (it has no fixed prior).",
+             ("cfid_prior", "cfid_matched", "cfid_vmf", "kid_prior", "confident", "mse"),
              ("sigreg-sphere", "sigreg-sphere-exact", "sigreg-gauss", "vae", "beta-vae", "hs-vae")),
     Question("Q4", "How does SIGReg compare with the standard uniformity mechanisms?",
              "Isotropy of the test codes: the EP statistic T against the exact sphere marginal as T/N (comparable "

@@ -85,6 +85,7 @@ COLUMNS: dict[str, Column] = {
     "cfid_matched": column("generation", "classifier_fid", "matched"),
     "cfid_gmm": column("generation", "classifier_fid", "gmm"),
     "cfid_learned": column("generation", "classifier_fid", "learned"),
+    "cfid_vmf": column("generation", "classifier_fid", "vmf"),
     "cfid_oracle": column("oracle", "classifier_fid"),
     "ckid_prior": column("generation", "classifier_kid", "prior"),
     "precision": column("generation", "precision", "prior"),
