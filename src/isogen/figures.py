@@ -126,7 +126,12 @@ def spectra(path: Path, curves: dict[str, list[float]]) -> None:
 
 
 SAMPLER_ORDER = ("prior", "vmf", "matched", "gmm", "learned")  # the prior first, the learned generator last
-ARM_MARKERS = "os^Dv<>"  # with ten colours, 70 arms before a colour and marker pair repeats
+ARM_MARKERS = "os^Dv<>"  # with twenty colours, 140 arms before a colour and marker pair repeats
+
+
+def arm_colour(i: int) -> tuple:
+    """tab20's ten dark colours for the first ten arms, then their light twins."""
+    return plt.get_cmap("tab20")((2 * i + i // 10) % 20)
 
 
 def tradeoff(path: Path, points: list[dict], ylabel: str) -> None:
@@ -135,7 +140,7 @@ def tradeoff(path: Path, points: list[dict], ylabel: str) -> None:
     rank = {name: i for i, name in enumerate(SAMPLER_ORDER)}
     samplers = sorted({p["sampler"] for p in points}, key=lambda s: (rank.get(s, len(rank)), s)) or ["no runs"]
     arms = list(dict.fromkeys(p["label"] for p in points))
-    style = {arm: {"color": f"C{i % 10}", "fmt": ARM_MARKERS[i % len(ARM_MARKERS)]} for i, arm in enumerate(arms)}
+    style = {arm: {"color": arm_colour(i), "fmt": ARM_MARKERS[i % len(ARM_MARKERS)]} for i, arm in enumerate(arms)}
     fig, axes = plt.subplots(1, len(samplers), figsize=(2.6 * len(samplers) + 2.2, 3.4), dpi=100, sharex=True,
                              squeeze=False)
     handles = {}
