@@ -27,7 +27,7 @@ def test_every_figure_writes_a_png(tmp_path):
     figures.tradeoff(tmp_path / "tradeoff.png", [{"label": "a", "sampler": "prior", "x": 0.1, "y": 100.0,
                                                   "xerr": 0.01, "yerr": 5.0},
                                                  {"label": "b", "sampler": "matched", "x": 0.2, "y": 90.0,
-                                                  "xerr": None, "yerr": None}], "classifier FID")
+                                                  "xerr": None, "yerr": None}], ["prior", "matched"], "classifier FID")
     figures.sensitivity(tmp_path / "sensitivity.png", {"lambda": [(0.1, 600.0, 0.9), (1.0, 500.0, 0.8)]})
     figures.endpoints(tmp_path / "endpoints.png", [("Q1 mse", -0.003, -0.007, -0.0001, 0.09),
                                                    ("Q2 cfid", -84.0, -109.0, -60.0, 0.01), ("Q5", 0.0, 0.0, 0.0, 1.0)])

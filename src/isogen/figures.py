@@ -111,21 +111,6 @@ def picture_mosaic(path: Path, pictures: list[tuple[Path, str]], cols: int = 5) 
     save_figure(fig, path)
 
 
-def spectra(path: Path, curves: dict[str, list[float]]) -> None:
-    """Several eigen-spectra, label -> eigenvalues, on one axis."""
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for label, eigenvalues in curves.items():
-        eig = np.array(eigenvalues)
-        ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), label=label, lw=1.2)
-    ax.axhline(1, color="gray", ls="--", lw=1)
-    ax.set_xlabel("eigenvalue index")
-    ax.set_ylabel(SPECTRUM_YLABEL)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-SAMPLER_ORDER = ("prior", "vmf", "matched", "gmm", "learned")  # the prior first, the learned generator last
 ARM_MARKERS = "os^Dv<>"  # with twenty colours, 140 arms before a colour and marker pair repeats
 
 
@@ -134,11 +119,25 @@ def arm_colour(i: int) -> tuple:
     return plt.get_cmap("tab20")((2 * i + i // 10) % 20)
 
 
-def tradeoff(path: Path, points: list[dict], ylabel: str) -> None:
-    """Reconstruction MSE vs a generation metric, one panel per sampler, each arm (a point's label) one colour
-    and marker in every panel: points with label, sampler, x, y and optional xerr, yerr (None: no bars)."""
-    rank = {name: i for i, name in enumerate(SAMPLER_ORDER)}
-    samplers = sorted({p["sampler"] for p in points}, key=lambda s: (rank.get(s, len(rank)), s)) or ["no runs"]
+def spectra(path: Path, curves: dict[str, list[float]]) -> None:
+    """Several eigen-spectra, label -> eigenvalues, on one axis."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for i, (label, eigenvalues) in enumerate(curves.items()):
+        eig = np.array(eigenvalues)
+        ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), label=label, lw=1.2, color=arm_colour(i))
+    ax.axhline(1, color="gray", ls="--", lw=1)
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel(SPECTRUM_YLABEL)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def tradeoff(path: Path, points: list[dict], samplers: list[str], ylabel: str) -> None:
+    """Reconstruction MSE vs a generation metric, one panel per sampler in the order given, each arm (a point's
+    label) one colour and marker in every panel: points with label, sampler, x, y and optional xerr, yerr (None:
+    no bars)."""
+    samplers = samplers or ["no runs"]
     arms = list(dict.fromkeys(p["label"] for p in points))
     style = {arm: {"color": arm_colour(i), "fmt": ARM_MARKERS[i % len(ARM_MARKERS)]} for i, arm in enumerate(arms)}
     fig, axes = plt.subplots(1, len(samplers), figsize=(2.6 * len(samplers) + 2.2, 3.4), dpi=100, sharex=True,

@@ -19,6 +19,7 @@ from .files import read_json, read_jsonl
 from .metrics.schema import COLUMNS, value
 from .pages import render
 from .runner import collect
+from .samplers import SAMPLERS
 from .statistics import holm, paired_difference
 from .study import StudySpec
 
@@ -239,21 +240,25 @@ def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
         shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['run'].entry}.png")
     blocks += [("img", f"interpolations-{r['run'].entry}.png", f"Interpolations: {r['run'].entry}") for r in main
                if r["run"].entry in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae", "sigreg-sphere-flow")]
-    figures.spectra(folder / "spectra.png", {r["run"].entry: r["metrics"]["isotropy"]["eigenvalues"] for r in main})
+    decoders_only = {e.label for e in spec.entries if e.encoder}  # their codes are another entry's: same spectrum
+    figures.spectra(folder / "spectra.png", {r["run"].entry: r["metrics"]["isotropy"]["eigenvalues"] for r in main
+                                             if r["run"].entry not in decoders_only})
     blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
-    points = []
+    points, n = [], spec.eval.samples  # FID is biased by n: entries judged on fewer images stay out of the picture
     for (label, dim), seeds in main_rows(rows).items():  # one point per entry and sampler: mean ± std over seeds
         if dim != spec.dims[0]:
             continue
         xs = [value(m, COLUMNS["mse"].path) for m in seeds]
-        for sampler in seeds[0]["generation"]:
+        for sampler in (s for s, g in seeds[0]["generation"].items() if g["n"] == n):
             ys = [value(m, f"generation.{sampler}.classifier_fid") for m in seeds]
             bars = len(seeds) > 1
             points.append({"label": label, "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
                            "xerr": np.std(xs, ddof=1) if bars else None, "yerr": np.std(ys, ddof=1) if bars else None})
-    figures.tradeoff(folder / "tradeoff.png", points, "classifier FID (n = 10k)")
-    blocks.append(("img", "tradeoff.png", "Reconstruction vs generation, one panel per sampler, mean ± std "
-                                          "over seeds (Ghosh et al. 2020 draw the same trade-off)."))
+    panels = [name for name in SAMPLERS if any(p["sampler"] == name for p in points)]  # the registry's order
+    figures.tradeoff(folder / "tradeoff.png", points, panels, f"classifier FID (n = {n})")
+    blocks.append(("img", "tradeoff.png", f"Reconstruction vs generation, one panel per sampler, mean ± std over "
+                                          f"seeds, the runs judged on {n} images (Ghosh et al. 2020 draw the same "
+                                          "trade-off)."))
     curves = grid_curves(spec, rows)
     if curves:
         figures.sensitivity(folder / "sensitivity.png", curves)
