@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from isogen.catalog import STUDIES, load_spec
@@ -14,7 +15,7 @@ from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.files import read_jsonl
 from isogen.metrics.schema import COLUMNS, value
-from isogen.report import evaluation_sizes, grid_curves, mixed_judges, write_report
+from isogen.report import evaluation_sizes, grid_curves, mixed_judges, tradeoff_points, write_report
 from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
 from isogen.study import StudySpec
@@ -86,6 +87,22 @@ def test_knob_curves_are_drawn_for_numeric_knobs_and_skip_categorical_ones(tmp_p
         rows.append({"run": run, "metrics": metrics, "dir": tmp_path / run.name})
     curves = grid_curves(spec, rows)
     assert list(curves) == ["a: sigreg_weight"] and [p[0] for p in curves["a: sigreg_weight"]] == [0.1, 0.3]
+
+
+def test_the_tradeoff_averages_over_seeds_and_keeps_only_samplers_judged_at_the_studys_n():
+    spec = tiny(seeds=[0, 1], dims=[8, 16], entries=[{"label": "a", "method": "sigreg-sphere"}])
+    rows = []
+    for run in spec.runs():  # a at D = 8 and 16, seeds 0 and 1; its learned sampler judged on fewer images
+        fid = 100.0 + 10 * run.seed + run.dim
+        rows.append({"run": run, "metrics": {
+            "reconstruction": {"mse_per_pixel": 0.01 * (run.seed + 1)},
+            "generation": {"prior": {"n": 200, "classifier_fid": fid}, "learned": {"n": 50, "classifier_fid": 1.0}}}})
+    [point] = tradeoff_points(rows, 8, 200)
+    assert (point["label"], point["sampler"]) == ("a", "prior")
+    assert point["x"] == pytest.approx(0.015) and point["xerr"] == pytest.approx(np.std([0.01, 0.02], ddof=1))
+    assert point["y"] == pytest.approx(113.0) and point["yerr"] == pytest.approx(np.std([108, 118], ddof=1))
+    single = tradeoff_points([r for r in rows if r["run"].seed == 0], 16, 50)
+    assert [(p["sampler"], p["y"], p["yerr"]) for p in single] == [("learned", 1.0, None)]
 
 
 def test_the_protocol_line_states_every_evaluation_size_and_the_entries_evaluated_otherwise():

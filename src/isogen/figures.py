@@ -124,7 +124,8 @@ def spectra(path: Path, curves: dict[str, list[float]]) -> None:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for i, (label, eigenvalues) in enumerate(curves.items()):
         eig = np.array(eigenvalues)
-        ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), label=label, lw=1.2, color=arm_colour(i))
+        ax.semilogy(np.arange(1, len(eig) + 1), eig * len(eig), label=label, lw=1.2, color=arm_colour(i),
+                    ls="-" if i < 10 else "-.")  # the light twins of the first ten colours: told apart by the dash
     ax.axhline(1, color="gray", ls="--", lw=1)
     ax.set_xlabel("eigenvalue index")
     ax.set_ylabel(SPECTRUM_YLABEL)

@@ -244,16 +244,8 @@ def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     figures.spectra(folder / "spectra.png", {r["run"].entry: r["metrics"]["isotropy"]["eigenvalues"] for r in main
                                              if r["run"].entry not in decoders_only})
     blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
-    points, n = [], spec.eval.samples  # FID is biased by n: entries judged on fewer images stay out of the picture
-    for (label, dim), seeds in main_rows(rows).items():  # one point per entry and sampler: mean ± std over seeds
-        if dim != spec.dims[0]:
-            continue
-        xs = [value(m, COLUMNS["mse"].path) for m in seeds]
-        for sampler in (s for s, g in seeds[0]["generation"].items() if g["n"] == n):
-            ys = [value(m, f"generation.{sampler}.classifier_fid") for m in seeds]
-            bars = len(seeds) > 1
-            points.append({"label": label, "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
-                           "xerr": np.std(xs, ddof=1) if bars else None, "yerr": np.std(ys, ddof=1) if bars else None})
+    n = spec.eval.samples
+    points = tradeoff_points(rows, spec.dims[0], n)
     panels = [name for name in SAMPLERS if any(p["sampler"] == name for p in points)]  # the registry's order
     figures.tradeoff(folder / "tradeoff.png", points, panels, f"classifier FID (n = {n})")
     blocks.append(("img", "tradeoff.png", f"Reconstruction vs generation, one panel per sampler, mean ± std over "
@@ -267,6 +259,22 @@ def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
         blocks += [("h2", "Each entry's knob (first D and seed)"), ("table", header, body),
                    ("img", "sensitivity.png", "Classifier FID of prior samples and linear probe along each grid.")]
     return blocks
+
+
+def tradeoff_points(rows: list[dict], dim: int, n: int) -> list[dict]:
+    """One point per entry at `dim` and sampler judged on n images: reconstruction MSE and classifier FID, mean ±
+    std over seeds (FID is biased by n, so a sampler judged on fewer images stays out of the picture)."""
+    points = []
+    for (label, run_dim), seeds in main_rows(rows).items():
+        if run_dim != dim:
+            continue
+        xs = [value(m, COLUMNS["mse"].path) for m in seeds]
+        for sampler in (s for s, g in seeds[0]["generation"].items() if g["n"] == n):
+            ys = [value(m, f"generation.{sampler}.classifier_fid") for m in seeds]
+            bars = len(seeds) > 1
+            points.append({"label": label, "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
+                           "xerr": np.std(xs, ddof=1) if bars else None, "yerr": np.std(ys, ddof=1) if bars else None})
+    return points
 
 
 def grid_curves(spec: StudySpec, rows: list) -> dict[str, list[tuple]]:
