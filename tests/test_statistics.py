@@ -71,7 +71,11 @@ def test_the_report_states_each_declared_endpoint_with_its_interval_and_holm():
 def test_the_report_states_how_the_two_generation_metrics_rank_the_runs(order, rho):
     from isogen.report import agreement
 
-    prior = [{"classifier_fid": 100.0 + k, "inception_kid": 0.05 + order * k / 100} for k in range(5)]
+    prior = [{"classifier_fid": 100.0 + k, "inception_kid": 0.05 + order * k / 100, "n": 200, "inception_kid_n": 50}
+             for k in range(5)]
     rows = [{"metrics": {"generation": {"prior": p}}} for p in prior]
-    assert f"over the 5 runs with both: rho = {rho} " in agreement(rows)
-    assert agreement(rows[:2]) is None  # too few runs to rank
+    fewer = {"classifier_fid": 1.0, "inception_kid": 1.0, "n": 100, "inception_kid_n": 50}  # would break the order
+    rows.append({"metrics": {"generation": {"prior": fewer}}})
+    assert (f"FID (n = 200) and Inception KID (n = 50) of the prior samples over the 5 runs judged at those n: "
+            f"rho = {rho} ") in agreement(rows, 200, 50)
+    assert agreement(rows[:2], 200, 50) is None  # too few runs to rank

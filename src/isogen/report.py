@@ -104,16 +104,19 @@ def mixed_judges(rows: list[dict]) -> str | None:
         + ".")
 
 
-def agreement(rows: list[dict]) -> str | None:
-    """Spearman's rank correlation of classifier FID and Inception KID (prior) over the runs that have both."""
-    pairs = [(value(r["metrics"], COLUMNS["cfid_prior"].path), value(r["metrics"], COLUMNS["kid_prior"].path))
-             for r in rows]
+def agreement(rows: list[dict], n: int, kid_n: int) -> str | None:
+    """Spearman's rank correlation of classifier FID and Inception KID (prior) over the runs judged at the study's
+    n and KID n (FID is biased by n: runs judged on fewer images would rank by their n as much as their samples)."""
+    pairs = [(value(m, COLUMNS["cfid_prior"].path), value(m, COLUMNS["kid_prior"].path))
+             for m in (r["metrics"] for r in rows)
+             if value(m, "generation.prior.n") == n and value(m, "generation.prior.inception_kid_n") == kid_n]
     pairs = [p for p in pairs if None not in p]
     if len(pairs) < 3:
         return None
     rho, p = stats.spearmanr(*zip(*pairs, strict=True))
-    return (f"Spearman's rank correlation of classifier FID (n = 10k) and Inception KID (n = 1000) of the prior "
-            f"samples over the {len(pairs)} runs with both: rho = {rho:.3f} (p = {p:.2g}; 1 = the same order).")
+    return (f"Spearman's rank correlation of classifier FID (n = {n}) and Inception KID (n = {kid_n}) of the prior "
+            f"samples over the {len(pairs)} runs judged at those n: rho = {rho:.3f} (p = {p:.2g}; 1 = the same "
+            "order).")
 
 
 def write_report(spec: StudySpec, out: Path) -> Path:
@@ -168,7 +171,7 @@ def write_report(spec: StudySpec, out: Path) -> Path:
                          "the literature entries' evaluation or after it (bench/inception_fid.py, the headline arm). "
                          "Ghosh et al.'s best, models isogen lacks: RAE-L2 with a GMM 8.69, WAE with a GMM 9.39."),
                    ("table", header, body)]
-    if text := agreement(rows):
+    if text := agreement(rows, spec.eval.samples, spec.eval.kid_samples):
         blocks += [("h2", "Do the two generation metrics agree?"), ("p", text)]
     blocks += pictures(spec, rows, folder)
     return render(blocks, folder)
