@@ -41,7 +41,7 @@ QUESTIONS = [
     Question("Q2", "Does isotropy improve generative smoothness?",
              "Samples from the model's prior and paths between test digits (midpoints: lerp and slerp coincide on "
              "the sphere; evenness 1 = equal steps; a confident share means quality only beside a label entropy near "
-             "ln 10 = 2.303, every class drawn equally). Classifier metrics at n = 10k, Inception KID at n = 1000.",
+             "ln 10 = 2.303, every class drawn equally). Every metric's n: the protocol line.",
              ("cfid_prior", "kid_prior", "ckid_prior", "precision", "recall", "confident", "entropy", "mid_cfid",
               "even_lerp", "even_slerp", "frames")),
     Question("Q3", "Is the spherical or the Gaussian model better at generating digits?",

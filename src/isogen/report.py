@@ -159,10 +159,11 @@ def write_report(spec: StudySpec, out: Path) -> Path:
             blocks += [("h2", f"{q.key}. {q.title}"), ("p", q.text), ("table", header, body)]
     header, body = table(rows, GAP_COLUMNS)
     blocks += [("h2", "The prior-oracle gap"),
-               ("p", "Decoded prior points beside decoded real codes (the oracle), on the same classifier metrics "
-                     "at n = 10k, and in code space: the Frechet distance of the prior's codes to the test codes, "
-                     "and the mean distance to the nearest training code of prior points and of test codes, "
-                     "beside the same distance had the codes followed the prior (as many, drawn from it)."),
+               ("p", f"Decoded prior points beside decoded real codes (the oracle), on the same classifier metrics "
+                     f"(n = {spec.eval.samples} but where the protocol line says), and in code space: the Frechet "
+                     "distance of the prior's codes to the test codes, and the mean distance to the nearest training "
+                     "code of prior points and of test codes, beside the same distance had the codes followed the "
+                     "prior (as many, drawn from it)."),
                ("table", header, body)]
     header, body = literature_table(rows)
     if body:
@@ -247,8 +248,7 @@ def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
     figures.spectra(folder / "spectra.png", {r["run"].entry: r["metrics"]["isotropy"]["eigenvalues"] for r in main
                                              if r["run"].entry not in decoders_only})
     blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
-    n = spec.eval.samples
-    points = tradeoff_points(rows, spec.dims[0], n)
+    points = tradeoff_points(rows, spec.dims[0], n := spec.eval.samples)
     panels = [name for name in SAMPLERS if any(p["sampler"] == name for p in points)]  # the registry's order
     figures.tradeoff(folder / "tradeoff.png", points, panels, f"classifier FID (n = {n})")
     blocks.append(("img", "tradeoff.png", f"Reconstruction vs generation, one panel per sampler, mean ± std over "
