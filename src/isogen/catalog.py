@@ -59,8 +59,8 @@ QUESTIONS = [
              "Decoding the prior, a learned code generator (RCG's representation model: a flow-matching residual "
              "MLP fitted to the training codes) and real training codes (the oracle), with the deterministic "
              "decoder and ('-flow' entries, the same encoders' first seed, judged on fewer images: see the protocol "
-             "line; their FIDs compare among themselves) the flow-matching one. If isotropy is "
-             "enough, the gap prior - learned is small for the isotropic encoders and large for the others.",
+             "line; their FIDs compare among themselves) the flow-matching one. If isotropy is enough, the gap "
+             "prior - learned is small for the isotropic encoders and large for the others.",
              ("cfid_prior", "cfid_learned", "cfid_gap", "cfid_oracle", "code_fd_prior", "code_fd_learned",
               "confident", "confident_learned")),
 ]

@@ -160,10 +160,10 @@ def write_report(spec: StudySpec, out: Path) -> Path:
     header, body = table(rows, GAP_COLUMNS)
     blocks += [("h2", "The prior-oracle gap"),
                ("p", f"Decoded prior points beside decoded real codes (the oracle), on the same classifier metrics "
-                     f"(n = {spec.eval.samples} but where the protocol line says), and in code space: the Frechet "
-                     "distance of the prior's codes to the test codes, and the mean distance to the nearest training "
-                     "code of prior points and of test codes, beside the same distance had the codes followed the "
-                     "prior (as many, drawn from it)."),
+                     f"(n = {spec.eval.samples}; the protocol line names entries judged otherwise), and in code "
+                     "space: the Frechet distance of the prior's codes to the test codes, and the mean distance to "
+                     "the nearest training code of prior points and of test codes, beside the same distance had the "
+                     "codes followed the prior (as many, drawn from it)."),
                ("table", header, body)]
     header, body = literature_table(rows)
     if body:
