@@ -15,7 +15,7 @@ from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.files import read_jsonl
 from isogen.metrics.schema import COLUMNS, value
-from isogen.report import evaluation_sizes, grid_curves, mixed_judges, tradeoff_points, write_report
+from isogen.report import evaluation_sizes, fmt, grid_curves, mixed_judges, table, tradeoff_points, write_report
 from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
 from isogen.study import StudySpec
@@ -103,6 +103,16 @@ def test_the_tradeoff_averages_over_seeds_and_keeps_only_samplers_judged_at_the_
     assert point["y"] == pytest.approx(113.0) and point["yerr"] == pytest.approx(np.std([108, 118], ddof=1))
     single = tradeoff_points([r for r in rows if r["run"].seed == 0], 16, 50)
     assert [(p["sampler"], p["y"], p["yerr"]) for p in single] == [("learned", 1.0, None)]
+
+
+def test_tables_show_mean_and_std_over_seeds_and_each_rows_n():
+    assert fmt([1.0, 2.0, None, float("nan")], 2) == f"1.50 ± {np.std([1, 2], ddof=1):.2f}"
+    assert fmt([10000, 10000], 0) == "10000" and fmt([0.5], 3) == "0.500" and fmt([None], 1) == "—"
+    spec = tiny(seeds=[0, 1], dims=[8], entries=[{"label": "a", "method": "sigreg-sphere"}])
+    rows = [{"run": run, "metrics": {"generation": {"prior": {"n": 200, "classifier_fid": 100.0 + run.seed}}}}
+            for run in spec.runs()]
+    header, body = table(rows, ("n_prior", "cfid_prior"))
+    assert header[3:] == ["n, prior", "classifier FID, prior"] and body == [["a", "8", "2", "200", "100.5 ± 0.7"]]
 
 
 def test_the_protocol_line_states_every_evaluation_size_and_the_entries_evaluated_otherwise():

@@ -41,9 +41,9 @@ QUESTIONS = [
     Question("Q2", "Does isotropy improve generative smoothness?",
              "Samples from the model's prior and paths between test digits (midpoints: lerp and slerp coincide on "
              "the sphere; evenness 1 = equal steps; a confident share means quality only beside a label entropy near "
-             "ln 10 = 2.303, every class drawn equally). Every metric's n: the protocol line.",
-             ("cfid_prior", "kid_prior", "ckid_prior", "precision", "recall", "confident", "entropy", "mid_cfid",
-              "even_lerp", "even_slerp", "frames")),
+             "ln 10 = 2.303, every class drawn equally). Every other metric's n: the protocol line.",
+             ("n_prior", "cfid_prior", "kid_prior", "ckid_prior", "precision", "recall", "confident", "entropy",
+              "mid_cfid", "even_lerp", "even_slerp", "frames")),
     Question("Q3", "Is the spherical or the Gaussian model better at generating digits?",
              "The same InfoNCE + SIGReg objective with codes on the sphere (uniform prior) or in R^D (N(0, I) "
              "prior), with VAEs as the classical Gaussian reference and hs-vae, a VAE on the sphere, sampled by "
@@ -58,10 +58,10 @@ QUESTIONS = [
     Question("Q5", "Is isotropy enough to replace a learned code generator?",
              "Decoding the prior, a learned code generator (RCG's representation model: a flow-matching residual "
              "MLP fitted to the training codes) and real training codes (the oracle), with the deterministic "
-             "decoder and ('-flow' entries, the same encoders' first seed, judged on fewer images: see the protocol "
-             "line; their FIDs compare among themselves) the flow-matching one. If isotropy is enough, the gap "
+             "decoder and ('-flow' entries, the same encoders' first seed, judged on fewer images: the n "
+             "column; their FIDs compare among themselves) the flow-matching one. If isotropy is enough, the gap "
              "prior - learned is small for the isotropic encoders and large for the others.",
-             ("cfid_prior", "cfid_learned", "cfid_gap", "cfid_oracle", "code_fd_prior", "code_fd_learned",
+             ("n_prior", "cfid_prior", "cfid_learned", "cfid_gap", "cfid_oracle", "code_fd_prior", "code_fd_learned",
               "confident", "confident_learned")),
 ]
 ENDPOINTS = [  # (question, column, A, B): the per-seed difference A - B

@@ -25,15 +25,15 @@ from .study import StudySpec
 
 # Ghosh et al. 2020 (arXiv 1903.12436), Table 1: MNIST, latent 16, Inception FID of 10k samples
 LITERATURE = {("vae", "prior"): 19.21, ("vae", "gmm"): 17.66, ("ae-gmm", "matched"): 58.73, ("ae-gmm", "gmm"): 10.66}
-GAP_COLUMNS = ("confident", "confident_oracle", "confident_gap", "cfid_prior", "cfid_oracle", "code_fd_prior",
-               "nearest_prior", "nearest_oracle", "nearest_null", "idim", "idim_null")
+GAP_COLUMNS = ("n_prior", "confident", "confident_oracle", "confident_gap", "cfid_prior", "cfid_oracle",
+               "code_fd_prior", "nearest_prior", "nearest_oracle", "nearest_null", "idim", "idim_null")
 
 
 def fmt(values: list, digits: int) -> str:
     values = [v for v in values if v is not None and math.isfinite(v)]
     if not values:
         return "—"
-    if len(values) == 1:
+    if len(set(values)) == 1:  # one seed, or seeds that agree exactly (an n): no spread to show
         return f"{values[0]:.{digits}f}"
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
@@ -159,11 +159,11 @@ def write_report(spec: StudySpec, out: Path) -> Path:
             blocks += [("h2", f"{q.key}. {q.title}"), ("p", q.text), ("table", header, body)]
     header, body = table(rows, GAP_COLUMNS)
     blocks += [("h2", "The prior-oracle gap"),
-               ("p", f"Decoded prior points beside decoded real codes (the oracle), on the same classifier metrics "
-                     f"(n = {spec.eval.samples}; the protocol line names entries judged otherwise), and in code "
-                     "space: the Frechet distance of the prior's codes to the test codes, and the mean distance to "
-                     "the nearest training code of prior points and of test codes, beside the same distance had the "
-                     "codes followed the prior (as many, drawn from it)."),
+               ("p", "Decoded prior points beside decoded real codes (the oracle), on the same classifier metrics "
+                     "(on as many images as the n column says), and in code space: the Frechet distance of the "
+                     "prior's codes to the test codes, and the mean distance to the nearest training code of prior "
+                     "points and of test codes, beside the same distance had the codes followed the prior (as many, "
+                     "drawn from it)."),
                ("table", header, body)]
     header, body = literature_table(rows)
     if body:
