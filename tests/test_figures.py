@@ -28,7 +28,9 @@ def test_every_figure_writes_a_png(tmp_path):
                                                   "xerr": 0.01, "yerr": 5.0},
                                                  {"label": "b", "sampler": "matched", "x": 0.2, "y": 90.0,
                                                   "xerr": None, "yerr": None}], ["prior", "matched"], "classifier FID")
-    figures.sensitivity(tmp_path / "sensitivity.png", {"lambda": [(0.1, 600.0, 0.9), (1.0, 500.0, 0.8)]})
+    curve = {"sampler": "prior", "main": 0.1, "spread": 12.0, "points": [(0.1, 600.0, 0.9), (1.0, 500.0, 0.8)]}
+    figures.sensitivity(tmp_path / "sensitivity.png",  # five panels: a second row with spare axes
+                        {"a: lambda": curve, "b: tau": {**curve, "spread": None}, **{str(i): curve for i in range(3)}})
     figures.endpoints(tmp_path / "endpoints.png", [("Q1 mse", -0.003, -0.007, -0.0001, 0.09),
                                                    ("Q2 cfid", -84.0, -109.0, -60.0, 0.01), ("Q5", 0.0, 0.0, 0.0, 1.0)])
     for path in tmp_path.iterdir():

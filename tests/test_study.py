@@ -15,7 +15,8 @@ from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.files import read_jsonl
 from isogen.metrics.schema import COLUMNS, value
-from isogen.report import evaluation_sizes, fmt, grid_curves, mixed_judges, table, tradeoff_points, write_report
+from isogen.report import evaluation_sizes, fmt, mixed_judges, table, write_report
+from isogen.report_pictures import grid_curves, tradeoff_points
 from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
 from isogen.study import StudySpec
@@ -86,7 +87,25 @@ def test_knob_curves_are_drawn_for_numeric_knobs_and_skip_categorical_ones(tmp_p
                    "isotropy": {"ep_per_code": 0.01}}
         rows.append({"run": run, "metrics": metrics, "dir": tmp_path / run.name})
     curves = grid_curves(spec, rows)
-    assert list(curves) == ["a: sigreg_weight"] and [p[0] for p in curves["a: sigreg_weight"]] == [0.1, 0.3]
+    assert list(curves) == ["a: sigreg_weight"]
+    curve = curves["a: sigreg_weight"]
+    assert [p[0] for p in curve["points"]] == [0.1, 0.3] and (curve["main"], curve["spread"]) == (0.1, None)
+
+
+def test_a_knob_without_a_prior_is_judged_by_its_fit_and_its_main_value_carries_the_seeds_spread(tmp_path):
+    spec = tiny(seeds=[0, 1], entries=[{"label": "h", "method": "hs-vae", "grid": {"hs_weight": [3.0]}}])
+    rows = []
+    for run in spec.runs():  # hs-vae has no prior: its vMF fit stands for it
+        (tmp_path / run.name).mkdir()
+        (tmp_path / run.name / "config.json").write_text(json.dumps({"hs_weight": run.overrides.get("hs_weight", 1.0)}))
+        metrics = {"generation": {"vmf": {"classifier_fid": 50.0 + 10 * run.seed + (run.varied is not None)},
+                                  "gmm": {"classifier_fid": 1.0}},
+                   "representation": {"linear_probe_accuracy": 0.9}, "isotropy": {"ep_per_code": 0.01}}
+        rows.append({"run": run, "metrics": metrics, "dir": tmp_path / run.name})
+    curve = grid_curves(spec, rows)["h: hs_weight"]
+    assert curve["sampler"] == "vmf" and curve["main"] == 1.0
+    assert curve["points"] == [(1.0, 50.0, 0.9, 0.01), (3.0, 51.0, 0.9, 0.01)]
+    assert curve["spread"] == pytest.approx(np.std([50.0, 60.0], ddof=1))
 
 
 def test_the_tradeoff_averages_over_seeds_and_keeps_only_samplers_judged_at_the_studys_n():

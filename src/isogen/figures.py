@@ -160,20 +160,29 @@ def tradeoff(path: Path, points: list[dict], samplers: list[str], ylabel: str) -
     save_figure(fig, path)
 
 
-def sensitivity(path: Path, curves: dict[str, list[tuple]]) -> None:
-    """One panel per swept setting: points (value, classifier FID, linear probe, ...), log-scaled values."""
-    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), dpi=100, squeeze=False)
-    for ax, (key, points) in zip(axes[0], curves.items(), strict=True):
-        xs = [p[0] for p in points]
-        ax.plot(xs, [p[1] for p in points], "o-", color="C0", label="classifier FID, prior")
+def sensitivity(path: Path, curves: dict[str, dict], cols: int = 4) -> None:
+    """One panel per swept setting (`report_pictures.grid_curves`), log-scaled values: classifier FID and linear
+    probe at each value, the main value marked by a dotted line and the FID's seed-to-seed std as a bar there."""
+    rows = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows, min(cols, len(curves)), figsize=(4 * min(cols, len(curves)), 3.2 * rows),
+                             dpi=100, squeeze=False)
+    for ax, (key, curve) in zip(axes.flat, curves.items(), strict=False):  # a last row may have spare axes
+        xs, main = [p[0] for p in curve["points"]], curve["main"]
+        ax.plot(xs, [p[1] for p in curve["points"]], "o-", color="C0")
+        if curve["spread"] is not None:
+            fid = next(p[1] for p in curve["points"] if p[0] == main)
+            ax.errorbar([main], [fid], yerr=[curve["spread"]], color="C0", capsize=4, lw=1.2)
+        ax.axvline(main, color="0.6", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.minorticks_off()
         ax.set_xlabel(key)
-        ax.set_ylabel("classifier FID (prior)", color="C0")
+        ax.set_ylabel(f"classifier FID ({curve['sampler']})", color="C0")
         twin = ax.twinx()
-        twin.plot(xs, [p[2] for p in points], "s--", color="C1")
+        twin.plot(xs, [p[2] for p in curve["points"]], "s--", color="C1")
         twin.set_ylabel("linear probe", color="C1")
+    for ax in list(axes.flat)[len(curves):]:
+        ax.set_visible(False)
     fig.tight_layout()
     save_figure(fig, path)
 

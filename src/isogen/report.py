@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -18,8 +17,8 @@ from .catalog import ENDPOINTS, QUESTIONS
 from .files import read_json, read_jsonl
 from .metrics.schema import COLUMNS, value
 from .pages import render
-from .runner import collect
-from .samplers import SAMPLERS
+from .report_pictures import pictures
+from .runner import collect, main_rows
 from .statistics import holm, paired_difference
 from .study import StudySpec
 
@@ -36,16 +35,6 @@ def fmt(values: list, digits: int) -> str:
     if len(set(values)) == 1:  # one seed, or seeds that agree exactly (an n): no spread to show
         return f"{values[0]:.{digits}f}"
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
-
-
-def main_rows(rows: list[dict], labels: tuple[str, ...] = ()) -> dict[tuple[str, int], list[dict]]:
-    """Main runs (no grid point) grouped by (entry, D), in the study's order; `labels` picks entries (() = all)."""
-    groups: dict = {}
-    for row in rows:
-        run = row["run"]
-        if run.varied is None and (not labels or run.entry in labels):
-            groups.setdefault((run.entry, run.dim), []).append(row["metrics"])
-    return groups
 
 
 def table(rows: list[dict], keys: tuple[str, ...], labels: tuple[str, ...] = ()) -> tuple[list, list]:
@@ -210,91 +199,3 @@ def evaluation_sizes(rows: list) -> str:
         labels += [] if label in labels else [label]
     return (f"Evaluation sizes (isogen eval --help): {shown(common)}"
             + "".join(f"; {', '.join(labels)}: {diff}" for diff, labels in others.items()) + ".")
-
-
-def pictures(spec: StudySpec, rows: list, folder: Path) -> list[tuple]:
-    blocks: list[tuple] = [("h2", "Pictures")]
-    first = {}  # the first main run of each entry at the study's first D
-    for row in rows:
-        if row["run"].varied is None and row["run"].dim == spec.dims[0]:
-            first.setdefault(row["run"].entry, row)
-    main = list(first.values())
-    grids = []
-    for row in main:  # the prior where the method has one, else its vMF or GMM fit
-        samplers = row["metrics"]["generation"]
-        sampler = next((name for name in ("prior", "vmf", "gmm") if name in samplers), "matched")
-        grids.append((row["dir"] / "figures" / f"samples-{sampler}.png", f"{row['run'].entry} ({sampler})"))
-    figures.picture_mosaic(folder / "samples.png", grids)
-    blocks.append(("img", "samples.png", f"Decoded samples, D={spec.dims[0]}, first seed: the prior where the "
-                                         "method has one, else its vMF or GMM fit."))
-    q5 = [r for r in main if "learned" in r["metrics"]["generation"]]
-    if q5:
-        figures.picture_mosaic(folder / "samples-q5.png", [(r["dir"] / "figures" / f"samples-{sampler}.png",
-                                                            f"{r['run'].entry} ({sampler})")
-                                                           for r in q5 for sampler in ("prior", "learned")], cols=4)
-        blocks.append(("img", "samples-q5.png", "Question 5: each encoder and decoder, decoding the prior (left) "
-                                                "and the learned code generator (right)."))
-        draws = [(r["dir"] / "figures" / "draws.png", r["run"].entry) for r in q5
-                 if (r["dir"] / "figures" / "draws.png").exists()]
-        if draws:
-            figures.picture_mosaic(folder / "draws.png", draws, cols=2)
-            blocks.append(("img", "draws.png", "The flow decoder: several draws for each of 8 test codes — what the "
-                                               "code fixes and what the decoder adds."))
-    for row in main:
-        shutil.copyfile(row["dir"] / "interpolations.png", folder / f"interpolations-{row['run'].entry}.png")
-    blocks += [("img", f"interpolations-{r['run'].entry}.png", f"Interpolations: {r['run'].entry}") for r in main
-               if r["run"].entry in ("sigreg-sphere", "infonce", "sigreg-gauss", "vae", "sigreg-sphere-flow")]
-    decoders_only = {e.label for e in spec.entries if e.encoder}  # their codes are another entry's: same spectrum
-    figures.spectra(folder / "spectra.png", {r["run"].entry: r["metrics"]["isotropy"]["eigenvalues"] for r in main
-                                             if r["run"].entry not in decoders_only})
-    blocks.append(("img", "spectra.png", "Eigen-spectra of the normalised test codes (1 = isotropic)."))
-    points = tradeoff_points(rows, spec.dims[0], n := spec.eval.samples)
-    panels = [name for name in SAMPLERS if any(p["sampler"] == name for p in points)]  # the registry's order
-    figures.tradeoff(folder / "tradeoff.png", points, panels, f"classifier FID (n = {n})")
-    blocks.append(("img", "tradeoff.png", f"Reconstruction vs generation, one panel per sampler, mean ± std over "
-                                          f"seeds, the runs judged on {n} images (Ghosh et al. 2020 draw the same "
-                                          "trade-off)."))
-    curves = grid_curves(spec, rows)
-    if curves:
-        figures.sensitivity(folder / "sensitivity.png", curves)
-        header = ["entry: setting", "value", "classifier FID, prior", "linear probe", "EP T/N"]
-        body = [[k, f"{x:g}", f"{f:.1f}", f"{p:.4f}", f"{e:.5f}"] for k, pts in curves.items() for x, f, p, e in pts]
-        blocks += [("h2", "Each entry's knob (first D and seed)"), ("table", header, body),
-                   ("img", "sensitivity.png", "Classifier FID of prior samples and linear probe along each grid.")]
-    return blocks
-
-
-def tradeoff_points(rows: list[dict], dim: int, n: int) -> list[dict]:
-    """One point per entry at `dim` and sampler judged on n images: reconstruction MSE and classifier FID, mean ±
-    std over seeds (FID is biased by n, so a sampler judged on fewer images stays out of the picture)."""
-    points = []
-    for (label, run_dim), seeds in main_rows(rows).items():
-        if run_dim != dim:
-            continue
-        xs = [value(m, COLUMNS["mse"].path) for m in seeds]
-        for sampler in (s for s, g in seeds[0]["generation"].items() if g["n"] == n):
-            ys = [value(m, f"generation.{sampler}.classifier_fid") for m in seeds]
-            bars = len(seeds) > 1
-            points.append({"label": label, "sampler": sampler, "x": np.mean(xs), "y": np.mean(ys),
-                           "xerr": np.std(xs, ddof=1) if bars else None, "yerr": np.std(ys, ddof=1) if bars else None})
-    return points
-
-
-def grid_curves(spec: StudySpec, rows: list) -> dict[str, list[tuple]]:
-    """For every entry's grid key: (value, classifier FID prior, probe, EP T/N) at its points and its main run."""
-    out = {}
-    for entry in spec.entries:
-        points = spec.points(entry)[0]
-        main = [r for r in rows if r["run"].entry == entry.label and r["run"].varied is None
-                and (r["run"].dim, r["run"].seed) == points]
-        for key, values in entry.grid.items():
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-                continue  # a curve needs numbers; a categorical knob (head_norm=running) is in the tables
-            varied = [r for r in rows if r["run"].entry == entry.label and r["run"].varied
-                      and r["run"].varied[0] == key]
-            series = sorted((float(read_json(r["dir"] / "config.json")[key]),
-                             *(value(r["metrics"], COLUMNS[k].path) for k in ("cfid_prior", "probe", "ep_n")))
-                            for r in varied + main)
-            if len(series) > 1 and all(None not in p for p in series):
-                out[f"{entry.label}: {key}"] = series
-    return out

@@ -164,3 +164,13 @@ def collect(spec: StudySpec, out: Path) -> list[dict]:
             rows.append({"run": run, "metrics": read_json(run_dir / "metrics.json"),
                          "log": read_jsonl(run_dir / "log.jsonl")[-1], "dir": run_dir})
     return rows
+
+
+def main_rows(rows: list[dict], labels: tuple[str, ...] = ()) -> dict[tuple[str, int], list[dict]]:
+    """Main runs (no grid point) grouped by (entry, D), in the study's order; `labels` picks entries (() = all)."""
+    groups: dict = {}
+    for row in rows:
+        run = row["run"]
+        if run.varied is None and (not labels or run.entry in labels):
+            groups.setdefault((run.entry, run.dim), []).append(row["metrics"])
+    return groups
