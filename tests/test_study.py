@@ -131,7 +131,7 @@ def test_tables_show_mean_and_std_over_seeds_and_each_rows_n():
     rows = [{"run": run, "metrics": {"generation": {"prior": {"n": 200, "classifier_fid": 100.0 + run.seed}}}}
             for run in spec.runs()]
     header, body = table(rows, ("n_prior", "cfid_prior"))
-    assert header[3:] == ["n, prior", "classifier FID, prior"] and body == [["a", "8", "2", "200", "100.5 ± 0.7"]]
+    assert header[3:] == ["n", "classifier FID, prior"] and body == [["a", "8", "2", "200", "100.5 ± 0.7"]]
 
 
 def test_the_protocol_line_states_every_evaluation_size_and_the_entries_evaluated_otherwise():

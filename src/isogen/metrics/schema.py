@@ -81,7 +81,7 @@ COLUMNS: dict[str, Column] = {
     "fid_prior": column("generation", "inception_fid", "prior"),
     "fid_matched": column("generation", "inception_fid", "matched"),
     "fid_gmm": column("generation", "inception_fid", "gmm"),
-    "n_prior": Column("n, prior", "generation.prior.n", 0),  # FID is biased by n: rows compare at equal n
+    "n_prior": column("generation", "n", "prior"),  # FID is biased by n: rows compare at equal n
     "cfid_prior": column("generation", "classifier_fid", "prior"),
     "cfid_matched": column("generation", "classifier_fid", "matched"),
     "cfid_gmm": column("generation", "classifier_fid", "gmm"),
