@@ -45,3 +45,11 @@ def test_a_mosaic_of_fewer_pictures_than_columns_is_no_wider_than_they_need(tmp_
     figures.picture_mosaic(tmp_path / "mosaic.png", pictures, cols=5)
     height, width = mpimg.imread(tmp_path / "mosaic.png").shape[:2]
     assert width < 2.5 * height  # two panels of about 3.2 x 3.4 inches, not five
+
+
+@pytest.mark.parametrize("probes", [[0.969, 0.971, 0.970], [0.5, 0.99], [0.999, 1.0], [0.2, 0.21]])
+def test_the_probe_axis_holds_every_probe_spans_at_least_a_tenth_and_stops_at_one(probes):
+    low, high = figures.probe_limits(probes)
+    assert low < min(probes) and max(probes) <= high <= 1.0 + 1e-12
+    assert high - low >= 0.1 - 1e-12
+    assert high - low <= max(0.1, 1.1 * (max(probes) - min(probes))) + 1e-12  # no wider than it needs

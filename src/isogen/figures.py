@@ -160,6 +160,15 @@ def tradeoff(path: Path, points: list[dict], samplers: list[str], ylabel: str) -
     save_figure(fig, path)
 
 
+def probe_limits(probes: list[float], least_span: float = 0.1) -> tuple[float, float]:
+    """The probe axis spans at least `least_span` of accuracy, so that a change of 0.002 does not fill the panel
+    as one of 0.07 does (matplotlib's autoscale would stretch either to the full height)."""
+    low, high = min(probes), max(probes)
+    half = max(0.55 * (high - low), least_span / 2)
+    middle = min((low + high) / 2, 1.0 - half)  # accuracy tops out at 1
+    return middle - half, middle + half
+
+
 def sensitivity(path: Path, curves: dict[str, dict], cols: int = 4) -> None:
     """One panel per swept setting (`report_pictures.grid_curves`), log-scaled values: classifier FID and linear
     probe at each value, the main value marked by a dotted line and the FID's seed-to-seed std as a bar there."""
@@ -179,7 +188,9 @@ def sensitivity(path: Path, curves: dict[str, dict], cols: int = 4) -> None:
         ax.set_xlabel(key)
         ax.set_ylabel(f"classifier FID ({curve['sampler']})", color="C0")
         twin = ax.twinx()
-        twin.plot(xs, [p[2] for p in curve["points"]], "s--", color="C1")
+        probes = [p[2] for p in curve["points"]]
+        twin.plot(xs, probes, "s--", color="C1")
+        twin.set_ylim(*probe_limits(probes))
         twin.set_ylabel("linear probe", color="C1")
     for ax in list(axes.flat)[len(curves):]:
         ax.set_visible(False)
