@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from isogen.catalog import STUDIES, load_spec
+from isogen.catalog import STUDIES, TUNED, TUNED_SEEDS, load_spec
 from isogen.codes import encoder_digest
 from isogen.errors import IsogenError
 from isogen.files import read_jsonl
 from isogen.metrics.schema import COLUMNS, value
-from isogen.report import evaluation_sizes, fmt, mixed_judges, table, write_report
+from isogen.report import endpoint_tests, evaluation_sizes, fmt, mixed_judges, table, write_report
 from isogen.report_pictures import grid_curves, tradeoff_points
 from isogen.runner import pending_jobs, run_study
 from isogen.runs import load_run
@@ -60,6 +60,39 @@ def test_presets_validate_and_plan_their_runs():
                                                          "overrides": {"lr": 0.1}}])
     with pytest.raises(IsogenError, match="neither a preset"):
         load_spec("study-huge")
+
+
+def test_a_tuned_entry_is_its_grid_point_again_on_the_seeds_that_did_not_choose_it():
+    spec = load_spec("study-cpu")
+    runs = {r.name: r for r in spec.runs()}
+    entries = {e.label: e for e in spec.entries}
+    assert 0 not in TUNED_SEEDS
+    for label, setting in TUNED.items():
+        [(key, tuned_value)] = setting.items()
+        assert tuned_value in entries[label].grid[key]  # a value its grid ran, not one picked from nowhere
+        grid_run = runs[f"{label}-{key}{tuned_value}-d64-s0"]
+        tuned = [r for r in runs.values() if r.entry == f"{label}-tuned"]
+        assert sorted(r.seed for r in tuned) == TUNED_SEEDS and {r.dim for r in tuned} == {64}
+        for run in tuned:  # the same config as the grid point's run but for the seed
+            assert run.varied is None and {k: v for k, v in run.overrides.items() if k != "seed"} == \
+                {k: v for k, v in grid_run.overrides.items() if k != "seed"}
+
+
+def test_tuned_endpoints_pair_the_tuned_arm_with_the_main_arms_on_the_seeds_both_have():
+    spec = tiny(seeds=[0, 1, 2, 3, 4], entries=[{"label": "sigreg-sphere", "method": "sigreg-sphere"},
+                                                {"label": "sigreg-gauss", "method": "sigreg-gauss"},
+                                                {"label": "sigreg-sphere-tuned", "method": "sigreg-sphere",
+                                                 "seeds": [1, 2, 3, 4]}])
+    fid = {"sigreg-sphere": [300.0, 310.0, 320.0, 330.0, 340.0], "sigreg-gauss": [290.0, 291.0, 292.0, 293.0, 294.0],
+           "sigreg-sphere-tuned": [None, 280.0, 285.0, 280.0, 290.0]}
+    rows = [{"run": run, "metrics": {"generation": {"prior": {"classifier_fid": fid[run.entry][run.seed]}}}}
+            for run in spec.runs()]
+    [(question, _, arms, dim, difference, adjusted)] = endpoint_tests(rows, [8], [("Q3", "cfid_prior",
+                                                                                     "sigreg-sphere-tuned",
+                                                                                     "sigreg-gauss")])
+    expected = np.array([280.0, 285.0, 280.0, 290.0]) - np.array([291.0, 292.0, 293.0, 294.0])
+    assert (question, arms, dim, difference.n) == ("Q3", "sigreg-sphere-tuned − sigreg-gauss", 8, 4)
+    assert difference.mean == pytest.approx(expected.mean()) and adjusted == pytest.approx(difference.p)
 
 
 def test_runs_train_every_arms_seeds_first_then_other_dims_then_knobs_and_a_decoder_after_its_encoder():

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from . import figures
-from .catalog import ENDPOINTS, QUESTIONS
+from .catalog import ENDPOINTS, QUESTIONS, TUNED_ENDPOINTS
 from .files import read_json, read_jsonl
 from .metrics.schema import COLUMNS, value
 from .pages import render
@@ -46,11 +46,11 @@ def table(rows: list[dict], keys: tuple[str, ...], labels: tuple[str, ...] = ())
     return header, body
 
 
-def endpoint_tests(rows: list[dict], dims: list[int]) -> list[tuple]:
+def endpoint_tests(rows: list[dict], dims: list[int], endpoints: list[tuple] = ENDPOINTS) -> list[tuple]:
     """The declared endpoints the study has runs for, at each D of `dims`: (question, column title, "A − B", D,
     the difference paired over seeds with its 95% interval, its p adjusted by Holm's method across all of them)."""
     tests = []
-    for question, key, *arms in ENDPOINTS:
+    for question, key, *arms in endpoints:
         for dim in dims:
             a, b = ({row["run"].seed: value(row["metrics"], COLUMNS[key].path) for row in rows
                      if row["run"].varied is None and row["run"].entry == label and row["run"].dim == dim}
@@ -126,6 +126,7 @@ def write_report(spec: StudySpec, out: Path) -> Path:
     # the questions are answered at the study's D; its other D's are a secondary family, adjusted on their own
     primary = endpoint_tests(rows, spec.dims[:1])
     secondary = endpoint_tests(rows, sorted({row["run"].dim for row in rows} - set(spec.dims[:1])))
+    tuned = endpoint_tests(rows, spec.dims[:1], TUNED_ENDPOINTS)
     if primary:
         blocks += [("h2", "Primary endpoints"),
                    ("p", f"One endpoint per question at D = {spec.dims[0]}, declared in isogen/catalog.py (ENDPOINTS) "
@@ -137,11 +138,18 @@ def write_report(spec: StudySpec, out: Path) -> Path:
                    ("p", "The declared differences at the study's other D, with Holm's adjustment across this "
                          f"table alone: they qualify the answers at D = {spec.dims[0]}, they do not replace them."),
                    ("table", *endpoint_table(secondary))]
-    if primary or secondary:
+    if tuned:
+        blocks += [("h2", "The same differences at each arm's best knob (secondary)"),
+                   ("p", "The declared differences with each contrastive arm at the value where its seed-0 grid read "
+                         "the best prior ('-tuned' entries: isogen/catalog.py, TUNED), on the seeds that did not "
+                         "choose it (seed 0 did), with Holm's adjustment across this table alone."),
+                   ("table", *endpoint_table(tuned))]
+    if primary or secondary or tuned:
         figures.endpoints(folder / "endpoints.png", [(f"{q} {title}: {arms}, D = {dim}", d.mean, d.low, d.high, p)
-                                                     for q, title, arms, dim, d, p in primary + secondary])
-        blocks.append(("img", "endpoints.png", "The endpoints, primary then secondary, each on its own scale "
-                                               "(blue: Holm p < 0.05 within its table)."))
+                                                     for q, title, arms, dim, d, p in primary + secondary + tuned])
+        blocks.append(("img", "endpoints.png", "The endpoints: primary, then at other D, then at each arm's best "
+                                               "knob, each on its own scale (blue: Holm p < 0.05 within its "
+                                               "table)."))
     for q in QUESTIONS:
         header, body = table(rows, q.columns, q.labels)
         if body and any(any(c != "—" for c in r[3:]) for r in body):  # a question the study has numbers for
