@@ -11,7 +11,7 @@ finished() { compgen -G "$out/runs/*/metrics.json" | wc -l; }
 # (a study may be running beside this) sends it round again, so the commit never holds a stale report.
 while :; do
   before=$(finished)
-  if [ -d "$out/report" ]; then
+  if [ "$before" -gt 0 ]; then  # the first runs of a study still running get its first report here
     "$isogen" study "$(basename "$out")" --out "$out" --report-only --no-progress > /dev/null
   fi
   staged=0
