@@ -88,11 +88,8 @@ PROBE_EPOCHS, PROBE_DECODER_EPOCHS = (1, 2, 4, 8), (1, 2, 4, 8, 16)
 PROBE_SEEDED, PROBE_DECODER_ON = {4: [0, 1, 2], 8: [0, 1, 2]}, 4
 PROBE_DECODER_SEEDED = {2: [0, 1, 2], 4: [0, 1, 2], 8: [0, 1, 2]}
 ENDPOINT_ARMS = {arm for _, _, a, b in ENDPOINTS for arm in (a, b)}
-# Each contrastive arm at the knob value where its seed-0 grid in study-cpu read the best prior (the report's knob
-# table, classifier FID): sigreg-sphere lambda 0.3 (288.0 against 322.9 at the main 0.1), InfoNCE tau 0.1 (303.3
-# against 321.9), InfoNCE + uniformity weight 0.3 (328.9 against 348.3); sigreg-gauss and align-uniform read best
-# at their main values, and stand as they are. Seed 0 chose the values, so the tuned entries train seeds 1-4 alone
-# and the endpoints are read again on those (TUNED_ENDPOINTS: a secondary family, Holm across it).
+# Each arm at its seed-0 grid's best prior in study-cpu (classifier FID: lambda 0.3 288.0 against 322.9 at the main, tau
+# 0.1 303.3/321.9, weight 0.3 328.9/348.3; the others' best are their main values); seeds 1-4, as seed 0 chose them.
 TUNED = {"sigreg-sphere": {"sigreg_weight": 0.3}, "infonce": {"temperature": 0.1},
          "infonce-uniform": {"uniformity_weight": 0.3}}
 TUNED_SEEDS = [1, 2, 3, 4]
