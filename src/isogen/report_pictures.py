@@ -108,11 +108,13 @@ def grid_curves(spec: StudySpec, rows: list) -> dict[str, dict]:
                 continue  # a curve needs numbers; a categorical knob (head_norm=running) is in the tables
             varied = [r for r in rows if r["run"].entry == entry.label and r["run"].varied
                       and r["run"].varied[0] == key]
-            series = sorted((float(read_json(r["dir"] / "config.json")[key]), value(r["metrics"], fid),
+            main_value = float(read_json(main[0]["dir"] / "config.json")[key])
+            knobs = [(float(read_json(r["dir"] / "config.json")[key]), r) for r in varied] + [(main_value, main[0])]
+            series = sorted((knob, value(r["metrics"], fid),
                              *(value(r["metrics"], COLUMNS[k].path) for k in ("probe", "ep_n")))
-                            for r in varied + main)
+                            for knob, r in knobs)
             if len(series) > 1 and all(None not in p for p in series):
                 out[f"{entry.label}: {key}"] = {
-                    "sampler": sampler, "main": float(read_json(main[0]["dir"] / "config.json")[key]),
+                    "sampler": sampler, "main": main_value,
                     "spread": float(np.std(spread, ddof=1)) if len(spread) > 1 else None, "points": series}
     return out
