@@ -165,7 +165,7 @@ def core_entries(dims_too: bool) -> list[Entry]:
         Entry("sigreg-sphere-exact", "sigreg-sphere", {"sigreg_target": "sphere", "samplers": ALL_SAMPLERS}),
         Entry("infonce", "infonce", learned, grid={"temperature": [0.1, 0.5]}, **other_dims),
         Entry("infonce-uniform", "infonce-uniform", {"samplers": ALL_SAMPLERS}, grid={"uniformity_weight": [0.3, 3.0]}),
-        Entry("sigreg-gauss", "sigreg-gauss", learned, grid={"sigreg_weight": [0.03, 1.0]}),
+        Entry("sigreg-gauss", "sigreg-gauss", learned, grid={"sigreg_weight": [0.03, 0.3, 1.0]}),
         Entry("align-uniform", "align-uniform", learned, grid={"uniformity_t": [1.0, 4.0]}),
     ]
 
