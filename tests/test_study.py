@@ -78,19 +78,22 @@ def test_a_tuned_entry_is_its_grid_point_again_on_the_seeds_that_did_not_choose_
                 {k: v for k, v in grid_run.overrides.items() if k != "seed"}
 
 
-def test_tuned_endpoints_pair_the_tuned_arm_with_the_main_arms_on_the_seeds_both_have():
+def test_tuned_endpoints_pair_the_tuned_arms_on_the_seeds_they_have():
     spec = tiny(seeds=[0, 1, 2, 3, 4], entries=[{"label": "sigreg-sphere", "method": "sigreg-sphere"},
                                                 {"label": "sigreg-gauss", "method": "sigreg-gauss"},
                                                 {"label": "sigreg-sphere-tuned", "method": "sigreg-sphere",
+                                                 "seeds": [1, 2, 3, 4]},
+                                                {"label": "sigreg-gauss-tuned", "method": "sigreg-gauss",
                                                  "seeds": [1, 2, 3, 4]}])
     fid = {"sigreg-sphere": [300.0, 310.0, 320.0, 330.0, 340.0], "sigreg-gauss": [290.0, 291.0, 292.0, 293.0, 294.0],
-           "sigreg-sphere-tuned": [None, 280.0, 285.0, 280.0, 290.0]}
+           "sigreg-sphere-tuned": [None, 280.0, 285.0, 280.0, 290.0],
+           "sigreg-gauss-tuned": [None, 210.0, 230.0, 215.0, 225.0]}
     rows = [{"run": run, "metrics": {"generation": {"prior": {"classifier_fid": fid[run.entry][run.seed]}}}}
             for run in spec.runs()]
-    q3 = [endpoint for endpoint in TUNED_ENDPOINTS if endpoint[0] == "Q3"]  # the declared one: gauss untuned
+    q3 = [endpoint for endpoint in TUNED_ENDPOINTS if endpoint[0] == "Q3"]  # the declared one: both arms tuned
     [(question, _, arms, dim, difference, adjusted)] = endpoint_tests(rows, [8], q3)
-    expected = np.array([280.0, 285.0, 280.0, 290.0]) - np.array([291.0, 292.0, 293.0, 294.0])
-    assert (question, arms, dim, difference.n) == ("Q3", "sigreg-sphere-tuned − sigreg-gauss", 8, 4)
+    expected = np.array([280.0, 285.0, 280.0, 290.0]) - np.array([210.0, 230.0, 215.0, 225.0])
+    assert (question, arms, dim, difference.n) == ("Q3", "sigreg-sphere-tuned − sigreg-gauss-tuned", 8, 4)
     assert difference.mean == pytest.approx(expected.mean()) and adjusted == pytest.approx(difference.p)
 
 

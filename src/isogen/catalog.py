@@ -88,10 +88,10 @@ PROBE_EPOCHS, PROBE_DECODER_EPOCHS = (1, 2, 4, 8), (1, 2, 4, 8, 16)
 PROBE_SEEDED, PROBE_DECODER_ON = {4: [0, 1, 2], 8: [0, 1, 2]}, 4
 PROBE_DECODER_SEEDED = {2: [0, 1, 2], 4: [0, 1, 2], 8: [0, 1, 2]}
 ENDPOINT_ARMS = {arm for _, _, a, b in ENDPOINTS for arm in (a, b)}
-# Each arm at its seed-0 grid's best prior in study-cpu (classifier FID: lambda 0.3 288.0 against 322.9 at the main, tau
-# 0.1 303.3/321.9, weight 0.3 328.9/348.3; the others' best are their main values); seeds 1-4, as seed 0 chose them.
+# Each arm at its seed-0 grid's best prior in study-cpu (classifier FID: lambda 0.3 288.0/322.9 at the main, tau 0.1
+# 303.3/321.9, weight 0.3 328.9/348.3, R^D's lambda 0.3 210.1/286.5; align-uniform's main); seeds 1-4, as seed 0 chose.
 TUNED = {"sigreg-sphere": {"sigreg_weight": 0.3}, "infonce": {"temperature": 0.1},
-         "infonce-uniform": {"uniformity_weight": 0.3}}
+         "infonce-uniform": {"uniformity_weight": 0.3}, "sigreg-gauss": {"sigreg_weight": 0.3}}
 TUNED_SEEDS = [1, 2, 3, 4]
 TUNED_ENDPOINTS = [(question, key, *(f"{arm}-tuned" if arm in TUNED else arm for arm in arms))
                    for question, key, *arms in ENDPOINTS]
