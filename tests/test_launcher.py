@@ -42,7 +42,7 @@ def test_a_sweep_trained_two_at_a_time_equals_each_run_trained_alone(tmp_path, m
         assert without_timing(a["log"]) == without_timing(b["log"]), name
 
 
-def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, mnist, poison_infonce):
+def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, mnist, poison_infonce, capsys):
     poison_infonce(3, float("nan"))  # sigreg-sphere's InfoNCE goes NaN in its first epoch; the VAE has none
     spec = StudySpec.from_dict({"name": "nan", "preset": "smoke", "overrides": {"epochs": 2, "train_subset": 512},
                                 "entries": [{"label": "sigreg", "method": "sigreg-sphere"},
@@ -51,6 +51,8 @@ def test_one_runs_nan_among_several_is_recorded_and_the_others_finish(tmp_path, 
     failures = run_study(spec, tmp_path, concurrent=2, eval_workers=1, launcher="local", progress=False)  # interleaved
     assert list(failures) == ["sigreg-d8-s0"], failures  # the message says why another failed (CUDA, 2026-12-04)
     assert "non-finite loss: term 'infonce' = nan at step 3" in failures["sigreg-d8-s0"]
+    said = capsys.readouterr().out  # each outcome is said as it comes: a killed study writes no records
+    assert f"sigreg-d8-s0: failed: {failures['sigreg-d8-s0']}\n" in said and "vae-d8-s0: done (" in said
     for name in ("metrics.json", "samples.png", "interpolations.png", "figures/spectrum.png"):
         assert (tmp_path / "runs" / "vae-d8-s0" / name).exists(), name  # pictures drawn by the evaluation
     assert not (tmp_path / "runs" / "sigreg-d8-s0" / "checkpoint.pt").exists()  # nothing past the bad step

@@ -121,9 +121,13 @@ def train_jobs(jobs: list[Job], out: Path, device: str, resolved: str, launcher:
     retrained = {job.name for job in jobs if job.retrain}
     failed_before, started = len(failures), time.perf_counter()
 
+    def failed(name: str, error: BaseException) -> None:  # said at once: a killed study writes no records
+        failures[name] = describe_failure(error)
+        print(f"{name}: failed: {failures[name]}", flush=True)
+
     def evaluated(name: str, error: BaseException | None) -> None:
         if error is not None:
-            failures[name] = describe_failure(error)
+            failed(name, error)
             return
         run_dir = out / "runs" / name
         eval_s = read_json(run_dir / "metrics.json")["protocol"]["seconds"]
@@ -132,6 +136,7 @@ def train_jobs(jobs: list[Job], out: Path, device: str, resolved: str, launcher:
         train_s = sum(r["seconds"] for r in read_jsonl(run_dir / "log.jsonl"))  # of its epochs, K at a time
         timings[name] = {"name": name, "train_s": round(train_s, 1), "eval_s": eval_s}
         write_jsonl(out / "timings.jsonl", list(timings.values()))
+        print(f"{name}: done ({train_s:.0f} s training, {eval_s:.0f} s evaluation)", flush=True)
 
     try:
         if launcher.startswith("submitit"):  # in waves: a run that decodes another's encoder after that run
@@ -143,9 +148,8 @@ def train_jobs(jobs: list[Job], out: Path, device: str, resolved: str, launcher:
             datasets: dict[tuple, Dataset] = {}  # loaded once per (data set, folder), shared by the runs
             evaluations = Evaluations(device, eval_workers, datasets, evaluated)
             try:  # evaluation draws the pictures off this loop, and in workers fits the samplers too
-                train_all(jobs, concurrent, datasets, evaluations.submit,
-                          lambda name, error: failures.__setitem__(name, describe_failure(error)), progress,
-                          pictures=False, fit=not eval_workers)
+                train_all(jobs, concurrent, datasets, evaluations.submit, failed, progress, pictures=False,
+                          fit=not eval_workers)
             finally:
                 evaluations.close()
     finally:  # also when a broken device stopped the study: what failed, and this round, are recorded
