@@ -82,10 +82,13 @@ def literature_table(rows: list[dict]) -> tuple[list, list]:
 
 def mixed_judges(rows: list[dict]) -> str | None:
     """Classifier metrics compare only between runs one classifier judged. Its floor (training against test
-    images in its features) is a function of the judge alone, recorded by every run, older ones too."""
+    images in its features) is a function of the judge alone, recorded by every run, older ones too, up to the
+    rounding of the CPU that computed it (one judge's floor differed by 9e-7 between an AMD and an Intel host)."""
     groups: dict[float, list[str]] = {}
     for row in rows:
-        groups.setdefault(row["metrics"]["floor"]["classifier_fid"], []).append(row["run"].name)
+        floor = row["metrics"]["floor"]["classifier_fid"]
+        same = next((f for f in groups if math.isclose(f, floor, rel_tol=1e-5)), floor)
+        groups.setdefault(same, []).append(row["run"].name)
     return None if len(groups) < 2 else (
         "**Warning: these runs were judged by different classifiers** (told apart by their floor classifier FID); "
         "classifier metrics compare only within a group: "
