@@ -97,15 +97,17 @@ def test_tuned_endpoints_pair_the_tuned_arms_on_the_seeds_they_have():
     assert difference.mean == pytest.approx(expected.mean()) and adjusted == pytest.approx(difference.p)
 
 
-def test_runs_train_every_arms_seeds_first_then_other_dims_then_knobs_and_a_decoder_after_its_encoder():
+def test_runs_train_every_arms_seeds_first_then_other_dims_then_knobs_then_confirmations():
     spec = tiny(entries=[{"label": "a", "method": "sigreg-sphere", "dims": [8, 16], "seeds": [0, 1],
                           "seeds_other_dims": [0], "grid": {"sigreg_weight": [0.3]}},
                          {"label": "b", "method": "vae"},
                          {"label": "c", "method": "sigreg-sphere", "encoder": "a", "dims": [16], "seeds": [0],
-                          "overrides": {"decoder_lr": 0.01}}])
-    # c's first D is a's second: it waits in a's tier for the encoder it decodes
+                          "overrides": {"decoder_lr": 0.01}},
+                         {"label": "d", "method": "sigreg-sphere", "overrides": {"sigreg_weight": 0.3},
+                          "seeds": [1], "after_grids": True}])
+    # c's first D is a's second: it waits in a's tier for the encoder it decodes; d confirms a's knob after it
     assert [r.name for r in spec.runs()] == ["a-d8-s0", "a-d8-s1", "b-d8-s0", "a-d16-s0", "c-d16-s0",
-                                             "a-sigreg_weight0.3-d8-s0"]
+                                             "a-sigreg_weight0.3-d8-s0", "d-d8-s1"]
 
 
 def test_knob_curves_are_drawn_for_numeric_knobs_and_skip_categorical_ones(tmp_path):

@@ -93,8 +93,7 @@ ENDPOINT_ARMS = {arm for _, _, a, b in ENDPOINTS for arm in (a, b)}
 TUNED = {"sigreg-sphere": {"sigreg_weight": 0.3}, "infonce": {"temperature": 0.1},
          "infonce-uniform": {"uniformity_weight": 0.3}, "sigreg-gauss": {"sigreg_weight": 0.3}}
 TUNED_SEEDS = [1, 2, 3, 4]
-TUNED_ENDPOINTS = [(question, key, *(f"{arm}-tuned" if arm in TUNED else arm for arm in arms))
-                   for question, key, *arms in ENDPOINTS]
+TUNED_ENDPOINTS = [(q, key, *(f"{arm}-tuned" if arm in TUNED else arm for arm in arms)) for q, key, *arms in ENDPOINTS]
 
 
 def probe_seeds(method: str, budget: int, seeded: dict[int, list[int]], every_method: bool = False) -> list[int]:
@@ -173,7 +172,8 @@ def core_entries(dims_too: bool) -> list[Entry]:
 def tuned_entries(core: list[Entry]) -> list[Entry]:
     """The core arms TUNED names, at their tuned value, D = the study's first, seeds TUNED_SEEDS, no grid."""
     return [dataclasses.replace(e, label=f"{e.label}-tuned", overrides={**e.overrides, **TUNED[e.label]}, grid={},
-                                dims=[], seeds=TUNED_SEEDS, seeds_other_dims=[]) for e in core if e.label in TUNED]
+                                dims=[], seeds=TUNED_SEEDS, seeds_other_dims=[], after_grids=True)
+            for e in core if e.label in TUNED]
 
 
 def baseline_entries() -> list[Entry]:

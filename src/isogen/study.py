@@ -8,7 +8,8 @@ entry's knob grid, and the runs that reuse another entry's encoders; planned her
               encoder trains once; `literature`: its first seed's run at that D gets Inception FID at
               n = literature_fid for every sampler,
               to stand beside published numbers (at the D it names); `eval`: its runs' evaluation options
-              over the study's (a flow decoder's runs sample fewer images: it costs an ODE per image).
+              over the study's (a flow decoder's runs sample fewer images: it costs an ODE per image);
+              `after_grids`: its runs train after every grid run (they confirm a value a grid chose).
     RunPlan   one run: its folder name, entry, D, seed, the grid point it varies (if any), its config
               overrides, the run whose encoder it decodes (if any), its evaluation options.
 
@@ -40,6 +41,7 @@ class Entry:
     encoder: str = ""  # the entry whose encoders its runs decode ("" = its own)
     literature: int = 0  # a D compared with published numbers: Inception FID on its first seed's run there
     eval: dict[str, int | bool] = field(default_factory=dict)  # evaluation options of its runs, over the study's
+    after_grids: bool = False  # its runs train last, after the knobs (a value chosen by a grid, confirmed)
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,10 @@ class StudySpec:
 
     def runs(self) -> list[RunPlan]:
         """Every run in the order they train: every entry's main runs at its first D, then its main runs at its
-        other D, then its grid runs, each tier in the entries' order — so that a study stopped part way (one
-        that spans sessions) has measured every arm at its seeds before the other dimensions and the knobs. A
-        run that decodes another run's encoder keeps to that run's tier or a later one, so it comes after it."""
+        other D, then its grid runs, then the entries `after_grids`, each tier in the entries' order — so that a
+        study stopped part way (one that spans sessions) has measured every arm at its seeds before the other
+        dimensions and the knobs, and the knobs before the runs that confirm what they chose. A run that decodes
+        another run's encoder keeps to that run's tier or a later one, so it comes after it."""
         tiers: dict[str, int] = {}
         runs = []
         for entry in self.entries:
@@ -140,7 +143,7 @@ class StudySpec:
             grid = [self._run(entry, *first, (key, value)) for key, values in entry.grid.items()
                     for value in values if value != resolved[key]]  # the default is the main run itself
             for run in main + grid:
-                tier = 2 if run.varied else int(run.dim != first[0])
+                tier = 3 if entry.after_grids else 2 if run.varied else int(run.dim != first[0])
                 tiers[run.name] = max(tier, tiers.get(run.source, 0))
                 runs.append(run)
         return sorted(runs, key=lambda run: tiers[run.name])  # stable: the entries' order within a tier
@@ -173,6 +176,7 @@ def is_entry(value: object) -> bool:
             and all(is_int_list(value[k]) or value[k] == [] for k in ("dims", "seeds", "seeds_other_dims")
                     if k in value)
             and isinstance(value.get("encoder", ""), str) and isinstance(value.get("literature", 0), int)
+            and isinstance(value.get("after_grids", False), bool)
             and is_eval_options(value.get("eval", {})))
 
 
