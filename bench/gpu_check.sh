@@ -81,15 +81,16 @@ else
   device=cuda; limits=(180 120 240)
   tests=(tests/test_engine.py tests/test_cuda_graph.py tests/test_launcher.py tests/test_memory.py)
   throughput=(--steps 50 --windows 2 method=sigreg-sphere batch_size=512)  # one point: graph, then eager
-  # study-cpu's first entry, its seeds as the catalog defines them: few enough runs that the one evaluation
-  # worker finishes some inside the stage (on 2026-12-04 the whole study trained 100 runs in 240 s, evaluated none)
+  # study-cpu's first entry at its first D and seeds (no other D, no grid), as the catalog defines it: few enough runs
+  # that the one evaluation worker finishes some inside the stage (on 2026-12-04 the whole study started 100 runs in
+  # 240 s and evaluated none)
   spec="$out/slice.json"
   $python - "$spec" "$kid" <<'PY'
 import json, sys
 from isogen.catalog import load_spec
 spec = load_spec("study-cpu").to_dict()
 spec["eval"]["kid_samples"] = int(sys.argv[2])
-spec["entries"] = spec["entries"][:1]
+spec["entries"] = [{**spec["entries"][0], "dims": [], "seeds_other_dims": [], "grid": {}}]
 json.dump(spec, open(sys.argv[1], "w"))
 PY
 fi
@@ -102,6 +103,7 @@ stage study "${limits[2]}" $python -m isogen study "$spec" --device "$device" --
 echo "runs evaluated: $(ls "$out"/study/runs/*/metrics.json 2>/dev/null | wc -l)" | tee -a "$out/summary.txt"
 # what failed, and each run's seconds, where a file of at most 2 folders down comes back from the device
 for record in failures timings; do
-  [ -s "$out/study/$record.jsonl" ] && { say "$record:"; head -c 3000 "$out/study/$record.jsonl" | tee -a "$out/summary.txt"; }
+  [ -s "$out/study/$record.jsonl" ] || continue
+  say "$record:"; head -n 20 "$out/study/$record.jsonl" | cut -c1-400 | tee -a "$out/summary.txt"
 done
 echo; echo "==== summary"; cat "$out/summary.txt"
